@@ -1,0 +1,1 @@
+"""Text stages: segmenting text into sentences and clauses, and phonemizing."""
