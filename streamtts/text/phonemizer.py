@@ -116,7 +116,9 @@ def _terminator(consumed: str, at_end: bool) -> tuple[str, bool]:
         tail = tail[:-1]  # the one character espeak read ahead
     tail = tail.rstrip().rstrip(_CLOSERS).rstrip()
     run_start = len(tail)
-    while run_start > 0 and (tail[run_start - 1] in _CLAUSE_PUNCTUATION or tail[run_start - 1] in "…"):
+    while run_start > 0 and (
+        tail[run_start - 1] in _CLAUSE_PUNCTUATION or tail[run_start - 1] in "…"
+    ):
         run_start -= 1
     run = tail[run_start:]
     if not run:
@@ -187,7 +189,9 @@ class Phonemizer:
                     token = tokens[owner[i]]
                     span = (where[token.start], where[token.end - 1] + 1)
                 else:
-                    anchor = where[clause_text_start] if clause_text_start < len(where) else len(text)
+                    anchor = (
+                        where[clause_text_start] if clause_text_start < len(where) else len(text)
+                    )
                     span = (anchor, anchor)
                 _append_word(words, WordSpan(span[0], span[1], start, len(symbols)))
             if punctuation:
@@ -250,6 +254,8 @@ def _append_word(words: list[WordSpan], word: WordSpan) -> None:
     """Add a word, merging it with the previous one if it is the same text."""
     if words and (words[-1].text_start, words[-1].text_end) == (word.text_start, word.text_end):
         previous = words[-1]
-        words[-1] = WordSpan(previous.text_start, previous.text_end, previous.symbol_start, word.symbol_end)
+        words[-1] = WordSpan(
+            previous.text_start, previous.text_end, previous.symbol_start, word.symbol_end
+        )
     else:
         words.append(word)

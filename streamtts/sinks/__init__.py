@@ -1,0 +1,1 @@
+"""Where audio goes: WAV and raw files or pipes, the sound card, callers."""

@@ -1,0 +1,78 @@
+"""Synchronous text → audio, segment by segment (no event loop, no device).
+
+This is the plain path for scripts and files; the actor graph in
+``engine.py`` runs the same steps concurrently with backpressure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import SynthesisOptions
+from .text.phoneme_ids import PhonemeIds, to_phoneme_ids
+from .text.phonemizer import Phonemes, Phonemizer
+from .text.segmenter import Segment, Segmenter, SegmenterOptions
+from .voices.piper import PiperVoice
+
+__all__ = ["SegmentAudio", "Synthesizer"]
+
+_SILENT_SYMBOLS = frozenset(" ,.?!;:")
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    segment: Segment
+    phonemes: Phonemes
+    audio: np.ndarray  # float32, voice rate
+
+    def __repr__(self) -> str:
+        return f"SegmentAudio(#{self.segment.index}, {self.audio.size} samples)"
+
+
+class Synthesizer:
+    """Speaks texts with one voice and one set of options.
+
+    One generator per utterance: with ``options.seed`` set, the same text
+    gives the same samples every time.
+    """
+
+    def __init__(
+        self,
+        voice: PiperVoice,
+        options: SynthesisOptions | None = None,
+        segmenter_options: SegmenterOptions | None = None,
+    ) -> None:
+        self.voice = voice
+        self.options = options or SynthesisOptions()
+        self.segmenter_options = segmenter_options or SegmenterOptions()
+        self.phonemizer = Phonemizer(voice.config.espeak_voice)
+
+    def new_rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.options.seed)
+
+    def phoneme_ids(self, segment_text: str) -> tuple[Phonemes, PhonemeIds] | None:
+        """Phonemes and ids for a segment, or None if there is nothing to say."""
+        phonemes = self.phonemizer.phonemize(segment_text)
+        id_map = self.voice.config.phoneme_id_map
+        if not any(s in id_map and s not in _SILENT_SYMBOLS for s in phonemes.symbols):
+            return None  # nothing but spaces and punctuation: no sound to make
+        return phonemes, to_phoneme_ids(phonemes.symbols, id_map)
+
+    def segments(self, pieces: Iterable[str]) -> Iterator[Segment]:
+        segmenter = Segmenter(self.segmenter_options)
+        for piece in pieces:
+            yield from segmenter.feed(piece)
+        yield from segmenter.flush()
+
+    def speak_whole(self, pieces: Iterable[str]) -> Iterator[SegmentAudio]:
+        """Whole-segment synthesis of each segment, in order."""
+        rng = self.new_rng()
+        for segment in self.segments(pieces):
+            found = self.phoneme_ids(segment.text)
+            if found is None:
+                continue
+            phonemes, ids = found
+            yield SegmentAudio(segment, phonemes, self.voice.synthesize_ids(ids, self.options, rng))

@@ -1,0 +1,1 @@
+"""Voices: loading models from paths or packages, and running them."""
