@@ -1,6 +1,6 @@
 """Render text to a WAV file with the default voice, from Python.
 
-    python examples/speak_to_wav.py "Text to speak." out.wav
+python examples/speak_to_wav.py "Text to speak." out.wav
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import BinaryIO, TextIO
 
 from .config import SynthesisOptions
 from .errors import InputTextError, StreamTTSError
+from .text.segmenter import Segment
 
 __all__ = ["main"]
 
@@ -76,6 +77,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     speak.add_argument("--noise-w", type=float, help="duration variation (voice default, e.g. 0.8)")
     speak.add_argument("--speaker", help="speaker id or name, for multi-speaker voices")
+    speak.add_argument(
+        "--whole",
+        action="store_true",
+        help="synthesize each segment in one go instead of streaming inside it (same samples, "
+        "later first audio)",
+    )
     speak.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
@@ -213,13 +220,18 @@ def _speak(args: argparse.Namespace) -> int:
     progress = _Progress(total, show)
     writer = PcmWriter(stream, voice.sample_rate_hz, fmt)
     spoken = 0
+    done_chars = [0]
+
+    def on_segment(segment: Segment) -> None:
+        done_chars[0] = segment.start
+
     try:
-        for item in synthesizer.speak_whole(pieces):
-            writer.write(item.audio)
+        for chunk in synthesizer.speak(pieces, whole=args.whole, on_segment=on_segment):
+            writer.write(chunk.samples)
             if args.out == "-":
                 writer.flush()
             spoken += 1
-            progress.update(item.segment.end, writer.samples_written / voice.sample_rate_hz)
+            progress.update(done_chars[0], writer.samples_written / voice.sample_rate_hz)
         progress.update(total or 0, writer.samples_written / voice.sample_rate_hz, force=True)
     finally:
         progress.finish()

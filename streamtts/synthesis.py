@@ -6,15 +6,17 @@ This is the plain path for scripts and files; the actor graph in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import SynthesisOptions
+from .messages import AudioChunk
 from .text.phoneme_ids import PhonemeIds, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer
 from .text.segmenter import Segment, Segmenter, SegmenterOptions
+from .voices.incremental import ChunkSchedule, IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
 
 __all__ = ["SegmentAudio", "Synthesizer"]
@@ -44,10 +46,12 @@ class Synthesizer:
         voice: PiperVoice,
         options: SynthesisOptions | None = None,
         segmenter_options: SegmenterOptions | None = None,
+        schedule: ChunkSchedule | None = None,
     ) -> None:
         self.voice = voice
         self.options = options or SynthesisOptions()
         self.segmenter_options = segmenter_options or SegmenterOptions()
+        self.schedule = schedule or ChunkSchedule()
         self.phonemizer = Phonemizer(voice.config.espeak_voice)
 
     def new_rng(self) -> np.random.Generator:
@@ -76,3 +80,40 @@ class Synthesizer:
                 continue
             phonemes, ids = found
             yield SegmentAudio(segment, phonemes, self.voice.synthesize_ids(ids, self.options, rng))
+
+    def speak(
+        self,
+        pieces: Iterable[str],
+        *,
+        whole: bool = False,
+        on_segment: Callable[[Segment], None] | None = None,
+    ) -> Iterator[AudioChunk]:
+        """Audio chunks for a text, in order, with word marks.
+
+        Incremental by default: each segment's first chunk comes after the
+        encoder and one small decoder run. ``whole=True`` synthesizes each
+        segment in one go (one chunk per segment); both give the same
+        samples for the same seed. ``on_segment`` is called as each segment
+        starts.
+        """
+        rng = self.new_rng()
+        for segment in self.segments(pieces):
+            if on_segment is not None:
+                on_segment(segment)
+            found = self.phoneme_ids(segment.text)
+            if found is None:
+                continue
+            phonemes, ids = found
+            if not self.voice.can_stream:
+                audio = self.voice.synthesize_ids(ids, self.options, rng)
+                yield AudioChunk(audio, segment.index, 0, True)
+                continue
+            plan = self.voice.encode(ids, self.options, rng)
+            timing = segment_timing(plan, phonemes, self.voice.samples_per_frame)
+            if whole:
+                audio = self.voice.decode(plan, self.voice.flow(plan, 0, plan.frames))
+                yield AudioChunk(audio, segment.index, 0, True, timing.words)
+            else:
+                yield from IncrementalDecoder(
+                    self.voice, plan, timing, segment.index, self.schedule
+                )
