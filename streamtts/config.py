@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["SynthesisOptions"]
+__all__ = ["ChannelSizes", "EngineOptions", "SynthesisOptions"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,64 @@ class SynthesisOptions:
                 raise ConfigError(f"{name} must be between 0 and 2, got {value}")
         if self.seed is not None and not (isinstance(self.seed, int) and self.seed >= 0):
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class ChannelSizes:
+    """Capacity of every edge of the actor graph, in items, with the reason.
+
+    Together with the ring they bound the engine's memory, whatever the
+    length of the text: the text waits in the caller, not in the engine.
+    """
+
+    # Caller → segmenter. Pieces are small (tokens, lines) and the segmenter
+    # is fast; a few smooth out bursty producers.
+    text_pieces: int = 16
+    # Segmenter → phonemizer. A couple of sentences of look-ahead is enough
+    # to keep the encoder busy while the current one plays.
+    segments: int = 2
+    # Phonemizer → encoder: espeak takes a millisecond; one in hand.
+    phonemes: int = 1
+    # Encoder → decoder: one encoded segment waits while the current one is
+    # decoded, so the next segment's first chunk comes without the encoder's
+    # delay. Each plan holds its prior sample (~0.4 MB per 5 s of speech).
+    plans: int = 1
+    # Decoder → output: chunks run ahead of the sink by at most this many
+    # (the largest chunk is 256 frames, 3 s at 22 kHz, 256 KB).
+    chunks: int = 2
+    # Output → event dispatcher: word marks waiting to be heard.
+    marks: int = 256
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"channel size {name} must be a non-negative integer")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs (what it says is in :class:`SynthesisOptions`).
+
+    - ``stall_s``: when a text stream pauses this long, speak the whole
+      words that are waiting instead of waiting for the sentence to end.
+    - ``sentence_gap_s``: silence added between segments.
+    - ``gain``: output gain (1.0 = the voice's own level).
+    - ``fade_ms``: fade at barge-in, so the cut does not click.
+    """
+
+    synthesis: SynthesisOptions = SynthesisOptions()
+    channels: ChannelSizes = ChannelSizes()
+    stall_s: float = 0.5
+    sentence_gap_s: float = 0.0
+    gain: float = 1.0
+    fade_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.stall_s <= 60.0):
+            raise ConfigError(f"stall_s must be in (0, 60], got {self.stall_s}")
+        if not (0.0 <= self.sentence_gap_s <= 5.0):
+            raise ConfigError(f"sentence_gap_s must be in [0, 5], got {self.sentence_gap_s}")
+        if not (0.0 <= self.gain <= 4.0):
+            raise ConfigError(f"gain must be in [0, 4], got {self.gain}")
+        if not (0.0 <= self.fade_ms <= 100.0):
+            raise ConfigError(f"fade_ms must be in [0, 100], got {self.fade_ms}")

@@ -1,0 +1,240 @@
+"""One thin actor per arrow of the graph.
+
+Each actor owns its receive and send ends and closes both with a plain
+``with receive, send:``: end of stream flows forward as ``EndOfChannel``,
+a consumer that went away flows backward as ``BrokenResourceError``. The
+logic lives in the sans-IO cores (segmenter, incremental decoder, ring);
+actors only receive, call, and send.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import trio
+
+from .dsp import _kernels as kernels
+from .events import SegmentStarted, UtteranceStats, WordStarted
+from .messages import AudioChunk
+from .sinks.base import Sink
+from .text.segmenter import Segment, Segmenter
+
+__all__ = [
+    "TextPiece",
+    "announce",
+    "decode",
+    "encode",
+    "phonemize",
+    "play",
+    "segment_text",
+]
+
+# A sample at or below this (-60 dBFS) is silence for TTFA purposes.
+AUDIBLE_THRESHOLD = 1e-3
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    text: str
+    handed_at_s: float  # when the caller gave it to the engine
+
+
+class Meter:
+    """Peak use of each bounded edge, sampled right after every send."""
+
+    def __init__(self, stats: UtteranceStats) -> None:
+        self.stats = stats
+
+    async def send(self, name: str, channel: trio.MemorySendChannel[Any], item: object) -> None:
+        await channel.send(item)
+        used = channel.statistics().current_buffer_used
+        peaks = self.stats.peak_buffers
+        peaks[name] = max(peaks.get(name, 0), used)
+
+
+@dataclass
+class Clock:
+    """When the text that completed the first segment was handed over."""
+
+    first_segment_text_at_s: float | None = None
+
+
+async def segment_text(
+    receive: trio.MemoryReceiveChannel[TextPiece],
+    send: trio.MemorySendChannel[Segment],
+    segmenter: Segmenter,
+    stall_s: float,
+    meter: Meter,
+    clock: Clock,
+) -> None:
+    """Text pieces → segments; a stalled stream flushes whole words."""
+    with receive, send:
+        last_handed = None
+        while True:
+            segments: list[Segment] = []
+            with trio.move_on_after(stall_s) as waiting:
+                try:
+                    piece = await receive.receive()
+                except trio.EndOfChannel:
+                    break
+                last_handed = piece.handed_at_s
+                segments = segmenter.feed(piece.text)
+            if waiting.cancelled_caught and segmenter.pending_chars:
+                segments = segmenter.stall()
+            for segment in segments:
+                if clock.first_segment_text_at_s is None and last_handed is not None:
+                    clock.first_segment_text_at_s = last_handed
+                await meter.send("segments", send, segment)
+        for segment in segmenter.flush():
+            if clock.first_segment_text_at_s is None and last_handed is not None:
+                clock.first_segment_text_at_s = last_handed
+            await meter.send("segments", send, segment)
+
+
+async def phonemize(
+    receive: trio.MemoryReceiveChannel[Segment],
+    send: trio.MemorySendChannel[Any],
+    backend: Any,
+    meter: Meter,
+) -> None:
+    """Segments → phonemes and ids; segments with nothing to say vanish here."""
+    with receive, send:
+        async for segment in receive:
+            prepared = await backend.prepare(segment)
+            if prepared is not None:
+                await meter.send("phonemes", send, prepared)
+
+
+async def encode(
+    receive: trio.MemoryReceiveChannel[Any],
+    send: trio.MemorySendChannel[Any],
+    backend: Any,
+    rng: np.random.Generator,
+    meter: Meter,
+) -> None:
+    """Phonemes → frame plans (encoder, duration predictor, prior sample)."""
+    with receive, send:
+        async for prepared in receive:
+            await meter.send("plans", send, await backend.encode(prepared, rng))
+
+
+async def decode(
+    receive: trio.MemoryReceiveChannel[Any],
+    send: trio.MemorySendChannel[tuple[Segment, AudioChunk]],
+    backend: Any,
+    meter: Meter,
+) -> None:
+    """Frame plans → audio chunks, small first, in order."""
+    with receive, send:
+        async for planned in receive:
+            source = backend.chunks(planned)
+            while not source.done:
+                chunk = await backend.next_chunk(source)
+                await meter.send("chunks", send, (planned.segment, chunk))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something to announce once the sink has played ``position``."""
+
+    position: int
+    event: SegmentStarted | WordStarted | None  # None: the first audible sample
+
+
+async def play(
+    receive: trio.MemoryReceiveChannel[tuple[Segment, AudioChunk]],
+    marks: trio.MemorySendChannel[Mark],
+    sink: Sink,
+    voice_rate_hz: int,
+    gain: float,
+    gap_s: float,
+    utterance: int,
+    stats: UtteranceStats,
+    clock: Clock,
+    meter: Meter,
+) -> None:
+    """Audio chunks → the sink, with gain and segment gaps; marks for events."""
+    ratio = sink.sample_rate_hz / voice_rate_hz
+    gap = np.zeros(int(gap_s * voice_rate_hz), dtype=np.float32)
+    current_segment = -1
+    segment_origin = 0  # sink position of the current segment's first sample
+    heard_first = False
+    audible_at = -1
+    with receive, marks:
+        async for segment, chunk in receive:
+            if chunk.segment_index != current_segment:
+                if current_segment >= 0 and gap.size:
+                    await sink.write(gap)
+                current_segment = chunk.segment_index
+                segment_origin = _sink_position(sink)
+                stats.segments += 1
+                started = SegmentStarted(
+                    utterance, segment.index, segment.text, segment.start, math.nan
+                )
+                await meter.send("marks", marks, Mark(segment_origin, started))
+            samples = chunk.samples
+            if gain != 1.0:
+                samples = samples.copy()
+                kernels.apply_gain_ramps(samples, gain, 0, 0)
+            position = _sink_position(sink)
+            if not heard_first:
+                audible_at = int(kernels.first_audible(samples, AUDIBLE_THRESHOLD))
+                if audible_at >= 0:
+                    mark = Mark(position + round(audible_at * ratio), None)
+                    await meter.send("marks", marks, mark)
+            for word in chunk.marks:
+                event = WordStarted(
+                    utterance,
+                    segment.index,
+                    word.text,
+                    segment.start + word.text_start,
+                    segment.start + word.text_end,
+                    math.nan,
+                )
+                mark = Mark(segment_origin + round(word.start_sample * ratio), event)
+                await meter.send("marks", marks, mark)
+            if not heard_first and stats.audio_s == 0.0:
+                sink.set_active(True)
+            await sink.write(samples)
+            stats.audio_s += samples.size / voice_rate_hz
+            if not heard_first and audible_at >= 0:
+                heard_first = True
+                if clock.first_segment_text_at_s is not None:
+                    stats.ttfa_s = trio.current_time() - clock.first_segment_text_at_s
+        await sink.finish_utterance()
+        sink.set_active(False)
+
+
+def _sink_position(sink: Sink) -> int:
+    return sink.accepted
+
+
+async def announce(
+    receive: trio.MemoryReceiveChannel[Mark],
+    sink: Sink,
+    emit: Any,
+    stats: UtteranceStats,
+    clock: Clock,
+    heard: dict[str, Any],
+) -> None:
+    """Fire each mark's event when the sink has played its position."""
+    with receive:
+        async for mark in receive:
+            await sink.wait_heard(mark.position + 1)
+            now = trio.current_time()
+            if mark.event is None:
+                if clock.first_segment_text_at_s is not None:
+                    stats.ttfa_heard_s = now - clock.first_segment_text_at_s
+                continue
+            event = _stamped(mark.event, now)
+            heard["word" if isinstance(event, WordStarted) else "segment"] = event
+            emit(event)
+
+
+def _stamped(event: SegmentStarted | WordStarted, now: float) -> SegmentStarted | WordStarted:
+    from dataclasses import replace
+
+    return replace(event, at_s=now)

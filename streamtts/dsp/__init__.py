@@ -1,0 +1,1 @@
+"""Sample-level processing: numba kernels, the ring buffer, resampling."""

@@ -1,0 +1,47 @@
+"""The voice's rate → the device's, with soxr's stateful stream resampler.
+
+One stream per utterance: chunks go through it back to back (no edge
+effects between chunks), and the end of speech flushes what its filter
+still holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["StreamResampler"]
+
+
+class StreamResampler:
+    def __init__(self, in_rate_hz: int, out_rate_hz: int, quality: str = "HQ") -> None:
+        self.in_rate_hz = in_rate_hz
+        self.out_rate_hz = out_rate_hz
+        self.quality = quality
+        self._stream = None
+        self.reset()
+
+    @property
+    def identity(self) -> bool:
+        return self.in_rate_hz == self.out_rate_hz
+
+    def reset(self) -> None:
+        if not self.identity:
+            import soxr
+
+            self._stream = soxr.ResampleStream(
+                self.in_rate_hz, self.out_rate_hz, 1, dtype="float32", quality=self.quality
+            )
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            return samples.astype(np.float32, copy=False)
+        out = self._stream.resample_chunk(samples.astype(np.float32, copy=False), last=False)
+        return np.ascontiguousarray(out, dtype=np.float32).reshape(-1)
+
+    def flush(self) -> np.ndarray:
+        """The tail the filter holds back; the stream starts afresh after."""
+        if self._stream is None:
+            return np.zeros(0, dtype=np.float32)
+        out = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        self.reset()
+        return np.ascontiguousarray(out, dtype=np.float32).reshape(-1)

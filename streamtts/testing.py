@@ -1,0 +1,206 @@
+"""Public fakes that spend *virtual* time, for testing timing logic.
+
+Use them on trio's autojump clock (``pytest-trio``'s ``autojump_clock``
+fixture): their costs are ``await trio.sleep(...)`` inside the event loop,
+so the clock jumps and a test of an hour of speech runs in a second. They
+are for timing and fault injection; the real voice and sinks are tested
+with the real clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trio
+
+from .messages import AudioChunk, WordMark
+from .sinks.base import Sink
+from .text.segmenter import Segment
+
+__all__ = ["FakeBackend", "FakeSink"]
+
+
+@dataclass(frozen=True)
+class _FakePlan:
+    segment: Segment
+    words: tuple[WordMark, ...]
+    total_samples: int
+
+
+class _FakeChunks:
+    def __init__(self, plan: _FakePlan, first_samples: int, samples: int) -> None:
+        self.plan = plan
+        self.position = 0
+        self.first_samples = first_samples
+        self.samples = samples
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.plan.total_samples
+
+
+class FakeBackend:
+    """Pretends to be a voice: fixed costs, a tone instead of speech.
+
+    Each character of a segment lasts ``seconds_per_char`` of audio; each
+    word becomes a mark. Costs: ``prepare_s`` per segment (phonemizer),
+    ``encode_s`` per segment, ``first_chunk_s`` for a segment's first chunk
+    and ``chunk_s`` for each later one. ``fail_on`` makes ``encode`` raise
+    for segments containing that text (fault injection).
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate_hz: int = 8000,
+        seconds_per_char: float = 0.06,
+        prepare_s: float = 0.001,
+        encode_s: float = 0.02,
+        first_chunk_s: float = 0.015,
+        chunk_s: float = 0.05,
+        first_chunk_samples: int = 800,
+        chunk_samples: int = 4096,
+        fail_on: str | None = None,
+    ) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.seconds_per_char = seconds_per_char
+        self.prepare_s = prepare_s
+        self.encode_s = encode_s
+        self.first_chunk_s = first_chunk_s
+        self.chunk_s = chunk_s
+        self.first_chunk_samples = first_chunk_samples
+        self.chunk_samples = chunk_samples
+        self.fail_on = fail_on
+        self.compute_s = 0.0
+        self.calls: list[str] = []
+
+    def new_rng(self) -> np.random.Generator:
+        return np.random.default_rng(0)
+
+    async def _spend(self, seconds: float, what: str) -> None:
+        self.calls.append(what)
+        await trio.sleep(seconds)
+        self.compute_s += seconds
+
+    async def prepare(self, segment: Segment) -> Segment | None:
+        await self._spend(self.prepare_s, "prepare")
+        return segment if segment.speakable else None
+
+    async def encode(self, segment: Segment, rng: np.random.Generator) -> _FakePlan:
+        await self._spend(self.encode_s, "encode")
+        if self.fail_on is not None and self.fail_on in segment.text:
+            raise RuntimeError(f"injected failure on {segment.text!r}")
+        per_char = self.seconds_per_char * self.sample_rate_hz
+        words = []
+        offset = 0
+        for word in segment.text.split():
+            start = segment.text.index(word, offset)
+            offset = start + len(word)
+            words.append(
+                WordMark(word, start, offset, int(start * per_char), int(offset * per_char))
+            )
+        total = max(1, int(len(segment.text.strip()) * per_char))
+        return _FakePlan(segment, tuple(words), total)
+
+    def chunks(self, plan: _FakePlan) -> _FakeChunks:
+        return _FakeChunks(plan, self.first_chunk_samples, self.chunk_samples)
+
+    async def next_chunk(self, source: _FakeChunks) -> AudioChunk:
+        first = source.position == 0
+        await self._spend(self.first_chunk_s if first else self.chunk_s, "chunk")
+        size = source.first_samples if first else source.samples
+        start = source.position
+        stop = min(source.plan.total_samples, start + size)
+        t = np.arange(start, stop, dtype=np.float32) / self.sample_rate_hz
+        samples = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+        samples[: min(1, samples.size)] = 0.5  # audible from the first sample
+        marks = tuple(m for m in source.plan.words if start <= m.start_sample < stop)
+        source.position = stop
+        return AudioChunk(
+            samples, source.plan.segment.index, start, stop >= source.plan.total_samples, marks
+        )
+
+
+class FakeSink(Sink):
+    """A sound device that plays in virtual real time.
+
+    A player task takes one 10 ms block per block period from a queue of
+    ``queue_s`` seconds; ``write`` waits for room. A block it cannot fill
+    while an utterance is active is an underrun. ``slowdown`` > 1 plays
+    slower than real time (a slow consumer), < 1 faster.
+    """
+
+    def __init__(self, queue_s: float = 0.5, slowdown: float = 1.0, latency_s: float = 0.0) -> None:
+        super().__init__()
+        self.queue_s = queue_s
+        self.slowdown = slowdown
+        self.latency_s = latency_s
+        self.played = 0
+        self._queued = 0
+        self._peak = 0
+        self._active = False
+        self._closed = False
+        self.underrun_count = 0
+        self.keep_audio = False
+        self.received: list[np.ndarray] = []
+        self.capacity = 0
+
+    async def start(self, voice_rate_hz: int) -> None:
+        self.sample_rate_hz = voice_rate_hz
+        self.capacity = max(1, int(self.queue_s * voice_rate_hz))
+        trio.lowlevel.spawn_system_task(self._player, name="FakeSink player")
+
+    async def _player(self) -> None:
+        block = max(1, self.sample_rate_hz // 100)
+        while not self._closed:
+            await trio.sleep(block / self.sample_rate_hz * self.slowdown)
+            take = min(block, self._queued)
+            if take < block and self._active:
+                self.underrun_count += 1
+            self._queued -= take
+            self.played += take
+            self._notify()
+
+    async def _put(self, samples: np.ndarray) -> None:
+        done = 0
+        while done < samples.size:
+            room = self.capacity - self._queued
+            if room <= 0:
+                await self._progress.wait()
+                continue
+            take = min(room, samples.size - done)
+            if self.keep_audio:
+                self.received.append(samples[done : done + take].copy())
+            self._queued += take
+            done += take
+            self._peak = max(self._peak, self._queued)
+            self._count(take)
+
+    def heard(self) -> int:
+        return self.played
+
+    async def interrupt(self) -> None:
+        self._accepted -= self._queued
+        self._queued = 0
+        self._active = False
+        self._notify()
+
+    def set_active(self, active: bool) -> None:
+        self._active = active
+
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    @property
+    def underruns(self) -> int:
+        return self.underrun_count
+
+    @property
+    def peak_fill(self) -> int:
+        return self._peak
+
+    async def aclose(self) -> None:
+        await self.drain()
+        self._closed = True

@@ -1,0 +1,175 @@
+"""The actor graph on virtual time: TTFA, backpressure, bounds, barge-in.
+
+Fakes spend virtual time (trio's autojump clock), so these tests are exact
+and fast; the real voice is tested end to end elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+
+from streamtts.config import ChannelSizes, EngineOptions
+from streamtts.engine import open_engine
+from streamtts.errors import StreamTTSError
+from streamtts.events import Event, Interrupted, SegmentStarted, UtteranceDone, WordStarted
+from streamtts.testing import FakeBackend, FakeSink
+
+SIZES = ChannelSizes()
+
+
+def bounded(stats_peaks: dict[str, int]) -> None:
+    for name, peak in stats_peaks.items():
+        assert peak <= getattr(SIZES, name), (name, peak)
+
+
+async def test_ttfa_is_encoder_plus_first_chunk(autojump_clock: trio.abc.Clock) -> None:
+    backend = FakeBackend(prepare_s=0.002, encode_s=0.021, first_chunk_s=0.013)
+    async with open_engine(backend=backend, sink=FakeSink()) as engine:
+        result = await engine.say("Hello there, this is a test of the first audio.")
+    assert not result.interrupted
+    assert result.stats.ttfa_s == pytest.approx(0.002 + 0.021 + 0.013)
+    # Heard one player block (10 ms) later at most.
+    assert result.stats.ttfa_s <= result.stats.ttfa_heard_s <= result.stats.ttfa_s + 0.0101
+
+
+async def test_ttfa_counts_from_the_piece_that_completes_the_segment(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    backend = FakeBackend(prepare_s=0.0, encode_s=0.02, first_chunk_s=0.01)
+    async with open_engine(backend=backend, sink=FakeSink()) as engine:
+        async with engine.stream() as stream:
+            for token in ["The ", "first ", "sentence ", "ends ", "here."]:
+                await stream.send(token)
+                await trio.sleep(0.03)  # an LLM's pace
+            await stream.send(" And")  # makes the boundary certain
+        assert stream.result is not None
+    assert stream.result.stats.ttfa_s == pytest.approx(0.03)
+
+
+async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Clock) -> None:
+    backend = FakeBackend(encode_s=0.001, first_chunk_s=0.001, chunk_s=0.001)
+    sink = FakeSink(queue_s=0.2, slowdown=3.0)
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    async with open_engine(backend=backend, sink=sink) as engine:
+        async with engine.stream() as stream:
+            await stream.send(text)
+            # The engine cannot have run ahead: the backend is far faster
+            # than the sink, yet only bounded work has been done.
+            await trio.sleep(5.0)
+            assert backend.calls.count("encode") <= 2 + SIZES.segments + SIZES.plans + SIZES.chunks
+        assert stream.result is not None
+    bounded(stream.result.stats.peak_buffers)
+    assert sink.peak_fill <= sink.capacity
+    assert backend.calls.count("encode") == 40
+
+
+async def test_an_hour_of_text_keeps_every_buffer_bounded(autojump_clock: trio.abc.Clock) -> None:
+    backend = FakeBackend(seconds_per_char=0.06, chunk_samples=8000, encode_s=0.01, chunk_s=0.02)
+    sink = FakeSink(queue_s=0.5, slowdown=0.05)  # a fast sink: 20x real time
+    words = "the quick brown fox jumps over the lazy dog and runs".split()
+    sentences = [" ".join(random.Random(i).choices(words, k=12)) + "." for i in range(1100)]
+    chars = sum(len(s) + 1 for s in sentences)
+    assert chars * 0.06 > 3600  # an hour of audio
+    async with open_engine(backend=backend, sink=sink) as engine:
+        async with engine.stream() as stream:
+            for sentence in sentences:
+                await stream.send(sentence + " ")
+        assert stream.result is not None
+    stats = stream.result.stats
+    assert stats.audio_s > 3600
+    bounded(stats.peak_buffers)
+    assert sink.peak_fill <= sink.capacity
+    assert stats.segments == 1100
+
+
+async def test_word_and_segment_events_fire_when_heard(autojump_clock: trio.abc.Clock) -> None:
+    events: list[Event] = []
+    sink = FakeSink()
+    async with open_engine(backend=FakeBackend(), sink=sink, on_event=events.append) as engine:
+        result = await engine.say("One two three. Four five.")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "SegmentStarted" and kinds[-1] == "UtteranceDone"
+    words = [e for e in events if isinstance(e, WordStarted)]
+    assert [w.word for w in words] == ["One", "two", "three.", "Four", "five."]
+    assert [("One two three. Four five."[w.text_start : w.text_end]) for w in words] == [
+        w.word for w in words
+    ]
+    times = [w.at_s for w in words]
+    assert times == sorted(times) and times[-1] - times[0] > 0.5  # spread over the audio
+    segments = [e for e in events if isinstance(e, SegmentStarted)]
+    assert [s.text.strip() for s in segments] == ["One two three.", "Four five."]
+    assert isinstance(events[-1], UtteranceDone) and events[-1].stats is result.stats
+
+
+async def test_stalled_stream_speaks_the_words_it_has(autojump_clock: trio.abc.Clock) -> None:
+    events: list[Event] = []
+    options = EngineOptions(stall_s=0.2)
+    async with open_engine(
+        backend=FakeBackend(), sink=FakeSink(), options=options, on_event=events.append
+    ) as engine:
+        async with engine.stream() as stream:
+            await stream.send("waiting for the rest of this")
+            await trio.sleep(1.0)  # the producer stalls
+            started = [e for e in events if isinstance(e, SegmentStarted)]
+            assert [s.text for s in started] == ["waiting for the rest of "]
+            await stream.send(" sentence.")
+
+
+async def test_interrupt_anywhere_then_the_next_utterance_plays(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    rng = random.Random(7)
+    events: list[Event] = []
+    sink = FakeSink()
+    text = "First sentence here, with a clause. Second one follows it. And a third."
+    async with open_engine(backend=FakeBackend(), sink=sink, on_event=events.append) as engine:
+        for _ in range(60):
+            events.clear()
+            async with trio.open_nursery() as nursery:
+                results = []
+
+                async def speak(results: list[object] = results) -> None:
+                    results.append(await engine.say(text))
+
+                nursery.start_soon(speak)
+                await trio.sleep(rng.uniform(0.0, 4.0))
+                await engine.interrupt()
+            (result,) = results
+            assert engine._nursery.child_tasks == set()  # nothing left behind
+            assert sink.queued == 0 and sink.heard() == sink.accepted
+            if result.interrupted:  # type: ignore[attr-defined]
+                assert isinstance(events[-1], Interrupted)
+                heard = events[-1].last_word
+                assert heard is None or heard.word in text
+            after = await engine.say("Next.")
+            assert not after.interrupted and after.stats.audio_s > 0
+
+
+async def test_a_failing_segment_is_reported_and_the_engine_lives_on(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    backend = FakeBackend(fail_on="boom")
+    async with open_engine(backend=backend, sink=FakeSink()) as engine:
+        with pytest.raises(StreamTTSError, match="speaking failed: RuntimeError"):
+            await engine.say("Fine. Then boom. Then more.")
+        result = await engine.say("Still speaking.")
+        assert not result.interrupted and result.stats.audio_s > 0
+
+
+async def test_statistics_report_every_buffer(autojump_clock: trio.abc.Clock) -> None:
+    async with open_engine(backend=FakeBackend(), sink=FakeSink()) as engine:
+        await engine.say("Numbers, please. And more numbers.")
+        stats = engine.statistics()
+    assert set(stats) >= {
+        "ttfa_s",
+        "rtf",
+        "audio_s",
+        "underruns",
+        "peak_buffers",
+        "cancel_latency_s",
+    }
+    assert set(stats["peak_buffers"]) == {"segments", "phonemes", "plans", "chunks", "marks"}
+    assert stats["underruns"] == 0 and stats["rtf"] < 1.0

@@ -1,0 +1,143 @@
+"""numba kernels against their numpy twins; streaming equals batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamtts.dsp import _kernels as k
+from streamtts.dsp.ring import SampleRing, warm_up
+
+from . import naive
+
+floats = st.floats(-1.0, 1.0, width=32)
+
+
+def test_warm_up_compiles_every_kernel() -> None:
+    warm_up()
+    import os
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("JIT disabled: kernels run as Python")
+    for kernel in k.all_kernels():
+        assert kernel.signatures, kernel  # type: ignore[attr-defined]
+
+
+@given(
+    samples=st.lists(floats, max_size=200),
+    gain=st.floats(0.0, 2.0),
+    fade_in=st.integers(0, 50),
+    fade_out=st.integers(0, 50),
+)
+def test_gain_ramps_match_numpy(
+    samples: list[float], gain: float, fade_in: int, fade_out: int
+) -> None:
+    x = np.asarray(samples, dtype=np.float32)
+    expected = naive.gain_ramps(x, gain, fade_in, fade_out)
+    out = x.copy()
+    assert k.apply_gain_ramps(out, gain, fade_in, fade_out) == x.size
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@given(samples=st.lists(floats, max_size=100), threshold=st.floats(0.0, 1.0))
+def test_first_audible_matches_numpy(samples: list[float], threshold: float) -> None:
+    x = np.asarray(samples, dtype=np.float32)
+    assert k.first_audible(x, threshold) == naive.first_audible(x, threshold)
+
+
+@settings(max_examples=200)
+@given(
+    capacity=st.integers(1, 64),
+    fade=st.integers(0, 8),
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("write"), st.integers(0, 80)),
+            st.tuples(st.just("read"), st.integers(1, 80)),
+            st.tuples(st.just("clear"), st.just(0)),
+            st.tuples(st.just("active"), st.booleans()),
+        ),
+        max_size=60,
+    ),
+)
+def test_ring_matches_naive_ring(capacity: int, fade: int, ops: list[tuple[str, object]]) -> None:
+    ring, twin = SampleRing(capacity, fade), naive.NaiveRing(capacity, fade)
+    counter = 0
+    for op, arg in ops:
+        if op == "write":
+            assert isinstance(arg, int)
+            data = (np.arange(counter, counter + arg) % 1000 / 1000).astype(np.float32)
+            counter += arg
+            assert ring.write(data) == twin.write(data)
+        elif op == "read":
+            assert isinstance(arg, int)
+            a, b = np.full(arg, 9, np.float32), np.full(arg, 9, np.float32)
+            assert ring.read_into(a) == twin.read_into(b)
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        elif op == "clear":
+            ring.request_clear()
+            twin.clear = True
+        else:
+            ring.set_active(bool(arg))
+            twin.active = bool(arg)
+        assert 0 <= ring.fill <= capacity
+        assert ring.fill == len(twin.queue) or ring.clear_pending
+        assert ring.underruns == twin.underruns
+
+
+def test_wrap_around_and_full_and_empty_edges() -> None:
+    ring = SampleRing(8, fade_samples=0)
+    assert ring.write(np.arange(6, dtype=np.float32)) == 6
+    out = np.empty(5, np.float32)
+    assert ring.read_into(out) == 5  # read index now 5
+    assert ring.write(np.arange(10, 20, dtype=np.float32)) == 7  # wraps; full at 8
+    assert ring.free == 0 and ring.write(np.ones(3, np.float32)) == 0
+    out = np.empty(10, np.float32)
+    assert ring.read_into(out) == 8
+    np.testing.assert_array_equal(out, [5, 10, 11, 12, 13, 14, 15, 16, 0, 0])
+    assert ring.fill == 0 and ring.read_into(np.empty(3, np.float32)) == 0
+
+
+def test_streaming_writes_equal_one_batch() -> None:
+    rng = np.random.default_rng(1)
+    signal = rng.uniform(-1, 1, 5000).astype(np.float32)
+    ring = SampleRing(512, fade_samples=0)
+    heard, pos = [], 0
+    while pos < signal.size or ring.fill:
+        step = int(rng.integers(1, 300))
+        pos += ring.write(signal[pos : pos + step])
+        block = np.empty(int(rng.integers(1, 200)), np.float32)
+        n = ring.read_into(block)
+        heard.append(block[:n])
+    np.testing.assert_array_equal(np.concatenate(heard), signal)
+
+
+def test_clear_fades_out_then_silence_and_blocks_writes_until_done() -> None:
+    ring = SampleRing(100, fade_samples=10)
+    ring.write(np.ones(50, np.float32))
+    ring.request_clear()
+    assert ring.write(np.ones(5, np.float32)) == 0  # old audio not dropped yet
+    out = np.empty(32, np.float32)
+    assert ring.read_into(out) == 10
+    assert np.all(np.diff(out[:10]) < 0) and out[0] < 1.0 and out[9] < 0.1
+    assert np.all(out[10:] == 0)
+    assert ring.fill == 0 and not ring.clear_pending
+    assert ring.write(np.ones(5, np.float32)) == 5
+
+
+def test_underruns_count_only_while_active() -> None:
+    ring = SampleRing(16, 0)
+    ring.read_into(np.empty(4, np.float32))
+    assert ring.underruns == 0
+    ring.set_active(True)
+    ring.write(np.ones(2, np.float32))
+    ring.read_into(np.empty(4, np.float32))
+    assert ring.underruns == 1
+
+
+def test_ring_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
+        SampleRing(0, 1)
+    with pytest.raises(ValueError, match="need 1-D float32 samples, got float64"):
+        SampleRing(4, 1).write(np.zeros(2))
