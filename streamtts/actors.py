@@ -202,6 +202,7 @@ async def play(
             stats.audio_s += samples.size / voice_rate_hz
             if not heard_first and audible_at >= 0:
                 heard_first = True
+                stats.first_audio_written_at_s = trio.current_time()
                 if clock.first_segment_text_at_s is not None:
                     stats.ttfa_s = trio.current_time() - clock.first_segment_text_at_s
         await sink.finish_utterance()

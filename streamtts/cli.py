@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO, TextIO
 
 from .config import SynthesisOptions
 from .errors import InputTextError, StreamTTSError
-from .text.segmenter import Segment
 
 __all__ = ["main"]
 
@@ -28,13 +27,16 @@ examples:
   llm-chat | streamtts speak --out - | aplay        speak a stream as it arrives
   streamtts speak --seed 7 --rate 1.2 "Hi there."   reproducible, 20% faster
   streamtts voices                                  list installed voices
+  streamtts devices                                 list sound output devices
 """
 
 _SPEAK_EPILOG = """\
-input: TEXT, or --file PATH, or standard input when neither is given.
-output: --out PATH writes a WAV file; --out - writes to standard output
-  (WAV with a streaming header, or --format raw: s16le mono at the voice's
-  rate). Without --out, speech goes to speech.wav.
+input: TEXT, or --file PATH, or standard input when neither is given;
+  standard input is spoken as it arrives (sentence by sentence), so a pipe
+  from an LLM starts speaking before it ends.
+output: the sound card by default (--device, --latency); --out PATH writes
+  a WAV file; --out - writes to standard output as audio is produced (WAV
+  with a streaming header, or --format raw: s16le mono at the voice's rate).
 exit status: 0 spoken, 1 an error (one line on standard error), 2 bad usage,
   130 interrupted.
 """
@@ -84,6 +86,26 @@ def _build_parser() -> argparse.ArgumentParser:
         "later first audio)",
     )
     speak.add_argument(
+        "--device", help="sound output device (name or index; see 'streamtts devices')"
+    )
+    speak.add_argument(
+        "--latency",
+        type=float,
+        default=0.1,
+        help="sound device buffer in seconds (default 0.1; raise it on a busy machine)",
+    )
+    speak.add_argument(
+        "--stall",
+        type=float,
+        default=0.5,
+        help="when streamed text pauses this many seconds, speak the words already received",
+    )
+    speak.add_argument(
+        "--stats",
+        action="store_true",
+        help="print one JSON line of statistics (ttfa_s, rtf, audio_s, ...) to standard error",
+    )
+    speak.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
@@ -95,6 +117,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "voices", help="list installed voices", description="List the voices installed with pip."
     )
     voices.set_defaults(handler=_voices)
+
+    devices = commands.add_parser(
+        "devices",
+        help="list sound output devices",
+        description="List the sound output devices PortAudio can see.",
+    )
+    devices.set_defaults(handler=_devices)
     return parser
 
 
@@ -123,48 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def _text_pieces(args: argparse.Namespace) -> tuple[Iterator[str], int | None]:
-    """The input as pieces, and its length when known (for progress)."""
+def _read_text(args: argparse.Namespace) -> str | None:
+    """The text from arguments or --file; None means "read standard input"."""
     if args.text and args.file:
         raise InputTextError("give the text either as arguments or with --file, not both")
     if args.text:
-        text = " ".join(args.text)
-        return iter([text]), len(text)
+        return " ".join(args.text)
     if args.file:
         try:
-            text = args.file.read_text(encoding="utf-8", errors="replace")
+            return str(args.file.read_text(encoding="utf-8", errors="replace"))
         except OSError as err:
             raise InputTextError(f"cannot read {args.file}: {err.strerror or err}") from err
-        return iter([text]), len(text)
-    return _stdin_pieces(sys.stdin), None
-
-
-def _stdin_pieces(stdin: TextIO) -> Iterator[str]:
-    """Standard input as it arrives, not line by line (pipes from an LLM)."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    raw = stdin.buffer
-    read = getattr(raw, "read1", raw.read)
-    while True:
-        block = read(4096)
-        if not block:
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                yield tail
-            return
-        text = decoder.decode(block)
-        if text:
-            yield text
-
-
-def _open_output(out: str | None) -> tuple[BinaryIO, str, bool]:
-    """(stream, shown name, whether we own it)."""
-    if out == "-":
-        return sys.stdout.buffer, "standard output", False
-    path = Path(out or "speech.wav")
-    try:
-        return path.open("wb"), str(path), True
-    except OSError as err:
-        raise InputTextError(f"cannot write {path}: {err.strerror or err}") from err
+    return None
 
 
 class _Progress:
@@ -194,9 +193,7 @@ class _Progress:
 
 
 def _speak(args: argparse.Namespace) -> int:
-    from .sinks.wav import PcmWriter
-    from .synthesis import Synthesizer
-    from .voices.registry import load_voice
+    import trio
 
     options = SynthesisOptions(
         rate=args.rate,
@@ -205,57 +202,117 @@ def _speak(args: argparse.Namespace) -> int:
         seed=args.seed,
         speaker=args.speaker,
     )
-    pieces, total = _text_pieces(args)
-    if total is not None and not pieces_have_words(args):
-        raise InputTextError("nothing to say: the text is empty or only spaces")
-    fmt = args.format or "wav"
-    if fmt == "raw" and args.out != "-" and args.out is None:
+    if args.format == "raw" and args.out is None:
         raise InputTextError("--format raw needs --out PATH or --out -")
-    voice = load_voice(args.voice)
-    synthesizer = Synthesizer(voice, options)
-    stream, shown, owned = _open_output(args.out)
+    text = _read_text(args)
+    if text is not None and not text.strip():
+        raise InputTextError("nothing to say: the text is empty or only spaces")
+    return trio.run(_speak_async, args, options, text)
+
+
+async def _stdin_pieces_async() -> AsyncIterator[str]:
+    """Standard input as it arrives (a pipe from an LLM), never blocking the loop."""
+    import trio
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    stream = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    async with stream:
+        while True:
+            block = await stream.receive_some(4096)
+            text = decoder.decode(block, final=not block)
+            if text:
+                yield text
+            if not block:
+                return
+
+
+async def _speak_async(
+    args: argparse.Namespace, options: SynthesisOptions, text: str | None
+) -> int:
+    import trio
+
+    from .config import EngineOptions
+    from .engine import open_engine
+    from .events import Event, SegmentStarted
+    from .sinks.base import Sink
+    from .sinks.files import FileSink
+    from .voices.backend import VoiceBackend
+    from .voices.incremental import ChunkSchedule
+    from .voices.registry import load_voice
+
+    total: int | None = None
+    if text is not None:
+        total = len(text)
+
+        async def source(whole: str = text) -> AsyncIterator[str]:
+            yield whole
+
+        feed = source()
+    else:
+        feed = _stdin_pieces_async()
+
+    sink: Sink
+    if args.out is None:
+        from .sinks.soundcard import SoundCardSink
+
+        sink = SoundCardSink(args.device, latency_s=args.latency)
+    elif args.out == "-":
+        sink = FileSink(sys.stdout.buffer, args.format or "wav")
+    else:
+        sink = FileSink(Path(args.out), args.format or "wav")
+
     show = {"always": True, "never": False}.get(
-        args.progress, args.out != "-" and sys.stderr.isatty()
+        args.progress, args.out not in (None, "-") and sys.stderr.isatty()
     )
     progress = _Progress(total, show)
-    writer = PcmWriter(stream, voice.sample_rate_hz, fmt)
-    spoken = 0
-    done_chars = [0]
 
-    def on_segment(segment: Segment) -> None:
-        done_chars[0] = segment.start
+    def on_event(event: Event) -> None:
+        if isinstance(event, SegmentStarted):
+            progress.update(event.text_start, sink.accepted / max(1, sink.sample_rate_hz))
 
+    voice = await trio.to_thread.run_sync(load_voice, args.voice)
+    schedule = ChunkSchedule(100_000, max_chunk_frames=100_000) if args.whole else None
+    backend = VoiceBackend(voice, options, schedule)
+    from .dsp.ring import warm_up
+
+    await trio.to_thread.run_sync(warm_up)
+    await trio.to_thread.run_sync(voice.warm_up)
+    engine_options = EngineOptions(synthesis=options, stall_s=args.stall)
     try:
-        for chunk in synthesizer.speak(pieces, whole=args.whole, on_segment=on_segment):
-            writer.write(chunk.samples)
-            if args.out == "-":
-                writer.flush()
-            spoken += 1
-            progress.update(done_chars[0], writer.samples_written / voice.sample_rate_hz)
-        progress.update(total or 0, writer.samples_written / voice.sample_rate_hz, force=True)
+        async with open_engine(
+            backend=backend, sink=sink, options=engine_options, on_event=on_event
+        ) as engine:
+            async with engine.stream() as stream:
+                async for piece in feed:
+                    await stream.send(piece)
+            stats = engine.statistics()
     finally:
+        progress.update(total or 0, sink.accepted / max(1, sink.sample_rate_hz), force=True)
         progress.finish()
-        writer.close()
-        if owned:
-            stream.close()
-    if spoken == 0:
-        if owned:
-            Path(shown).unlink(missing_ok=True)
+    if stats["audio_s"] == 0:
+        if isinstance(sink, FileSink) and args.out not in (None, "-"):
+            Path(args.out).unlink(missing_ok=True)
         raise InputTextError(
             "nothing to say: the text has no words espeak-ng can pronounce "
             "(only punctuation, symbols or control characters)"
         )
-    if args.out is None:
-        seconds = writer.samples_written / voice.sample_rate_hz
-        print(f"streamtts: wrote {seconds:.1f} s of speech to {shown}", file=sys.stderr)
+    if args.stats:
+        stats["sink"] = getattr(sink, "describe", lambda: {"rate_hz": sink.sample_rate_hz})()
+        print(json.dumps(stats), file=sys.stderr)
     return 0
 
 
-def pieces_have_words(args: argparse.Namespace) -> bool:
-    text = " ".join(args.text) if args.text else None
-    if text is None and args.file:
-        text = args.file.read_text(encoding="utf-8", errors="replace")
-    return bool(text and text.strip())
+def _devices(args: argparse.Namespace) -> int:
+    from .sinks.soundcard import list_output_devices
+
+    found = list_output_devices()
+    if not found:
+        print("no sound output devices; use --out FILE, or start a sound server", file=sys.stderr)
+        return 1
+    for device in found:
+        mark = " (default)" if device["default"] else ""
+        print(f"{device['index']:3d}  {device['name']}{mark}  {device['rate_hz']} Hz")
+    return 0
 
 
 def _voices(args: argparse.Namespace) -> int:

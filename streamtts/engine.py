@@ -14,6 +14,7 @@ everything back to the caller's ``send``. One utterance runs at a time;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -66,10 +67,9 @@ class TextStream:
     async def send(self, piece: str) -> None:
         if not isinstance(piece, str):
             raise TypeError(f"text pieces must be str, got {type(piece).__name__}")
-        try:
+        # After an interrupt the utterance is over: the rest of its text is dropped.
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self._send.send(actors.TextPiece(piece, trio.current_time()))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the utterance was interrupted: the rest of its text is dropped
 
 
 class Engine:
@@ -135,7 +135,9 @@ class Engine:
             error = _single(stream.error)
             if isinstance(error, StreamTTSError):
                 raise error
-            raise StreamTTSError(f"speaking failed: {error!r}; the engine is still usable") from error
+            raise StreamTTSError(
+                f"speaking failed: {error!r}; the engine is still usable"
+            ) from error
 
     async def interrupt(self) -> None:
         """Barge-in: stop the current utterance now, fade out, drop its audio.
@@ -356,4 +358,5 @@ async def _load_backend(voice: Any, options: EngineOptions) -> Any:
             f"voice must be a PiperVoice, a path or a name, not {type(voice).__name__}"
         )
     await trio.to_thread.run_sync(warm_up)
+    await trio.to_thread.run_sync(loaded.warm_up)
     return VoiceBackend(loaded, options.synthesis)

@@ -50,6 +50,8 @@ class UtteranceStats:
     cancel_latency_s: float | None = None
     peak_buffers: dict[str, int] = field(default_factory=dict)
     segments: int = 0
+    # When (engine clock) the first audible sample was written to the sink.
+    first_audio_written_at_s: float | None = None
 
     @property
     def rtf(self) -> float | None:

@@ -72,13 +72,6 @@ def test_a_file_of_several_sentences(tmp_path: Path, cache_dir: Path, whisper) -
         assert word in heard, heard
 
 
-def test_without_out_writes_speech_wav_and_says_so(tmp_path: Path, cache_dir: Path) -> None:
-    result = run("speak", "Hello.", cwd=tmp_path)
-    assert result.returncode == 0
-    assert b"speech.wav" in result.stderr
-    assert read_wav(tmp_path / "speech.wav")[0] == 22050
-
-
 def test_stdin_to_stdout_wav_and_raw(tmp_path: Path, cache_dir: Path) -> None:
     wav = run("speak", "--out", "-", stdin=b"Reading from a pipe.")
     assert wav.returncode == 0, wav.stderr.decode()

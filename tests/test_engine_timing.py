@@ -69,7 +69,7 @@ async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Cloc
 async def test_an_hour_of_text_keeps_every_buffer_bounded(autojump_clock: trio.abc.Clock) -> None:
     backend = FakeBackend(seconds_per_char=0.06, chunk_samples=8000, encode_s=0.01, chunk_s=0.02)
     sink = FakeSink(queue_s=0.5, slowdown=0.05)  # a fast sink: 20x real time
-    words = "the quick brown fox jumps over the lazy dog and runs".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "runs"]
     sentences = [" ".join(random.Random(i).choices(words, k=12)) + "." for i in range(1100)]
     chars = sum(len(s) + 1 for s in sentences)
     assert chars * 0.06 > 3600  # an hour of audio
@@ -107,15 +107,17 @@ async def test_word_and_segment_events_fire_when_heard(autojump_clock: trio.abc.
 async def test_stalled_stream_speaks_the_words_it_has(autojump_clock: trio.abc.Clock) -> None:
     events: list[Event] = []
     options = EngineOptions(stall_s=0.2)
-    async with open_engine(
-        backend=FakeBackend(), sink=FakeSink(), options=options, on_event=events.append
-    ) as engine:
-        async with engine.stream() as stream:
-            await stream.send("waiting for the rest of this")
-            await trio.sleep(1.0)  # the producer stalls
-            started = [e for e in events if isinstance(e, SegmentStarted)]
-            assert [s.text for s in started] == ["waiting for the rest of "]
-            await stream.send(" sentence.")
+    async with (
+        open_engine(
+            backend=FakeBackend(), sink=FakeSink(), options=options, on_event=events.append
+        ) as engine,
+        engine.stream() as stream,
+    ):
+        await stream.send("waiting for the rest of this")
+        await trio.sleep(1.0)  # the producer stalls
+        started = [e for e in events if isinstance(e, SegmentStarted)]
+        assert [s.text for s in started] == ["waiting for the rest of "]
+        await stream.send(" sentence.")
 
 
 async def test_interrupt_anywhere_then_the_next_utterance_plays(

@@ -12,6 +12,7 @@ device latency plus 100 ms to pass first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -175,10 +176,8 @@ class SoundCardSink(Sink):
     def _on_finished(self) -> None:
         self._finished = True
         if self._token is not None:
-            try:
+            with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(self._on_block)
-            except trio.RunFinishedError:
-                pass
 
     def _on_block(self) -> None:
         self._wake_pending = False

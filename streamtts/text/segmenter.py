@@ -26,6 +26,7 @@ Segments cover the text exactly: joined, they give back every character.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -163,7 +164,8 @@ class Segment:
 
     @property
     def speakable(self) -> bool:
-        return any(c.isalnum() for c in self.text)
+        """Has something besides spaces, punctuation and control characters."""
+        return any(unicodedata.category(c)[0] not in "ZPC" for c in self.text)
 
 
 _CUT, _NO, _WAIT = "cut", "no", "wait"

@@ -195,6 +195,23 @@ class PiperVoice:
         first = self._sessions["encoder" if self._info else "whole"]
         return [i.name for i in first.get_inputs()]
 
+    def warm_up(self) -> None:
+        """Run every part once on small inputs, so the first utterance does
+        not pay onnxruntime's first-run allocations."""
+        from ..text.phoneme_ids import to_phoneme_ids
+
+        symbols = [s for s in "həlˈoʊ." if s in self.config.phoneme_id_map]
+        ids = to_phoneme_ids(symbols, self.config.phoneme_id_map)
+        quiet = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+        rng = np.random.default_rng(0)
+        if self._info is None:
+            self._whole_graph(ids, quiet)
+            return
+        plan = self.encode(ids, quiet, rng)
+        for frames in (8, 24):
+            stop = min(plan.frames, frames)
+            self.decode(plan, self.flow(plan, 0, stop))
+
     # -- options -----------------------------------------------------------
 
     def scales(self, options: SynthesisOptions) -> np.ndarray:
