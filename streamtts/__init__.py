@@ -3,7 +3,9 @@
 The public API is re-exported here; everything else is private.
 """
 
-from .config import SynthesisOptions
+from .aio import AsyncioEngine
+from .config import ChannelSizes, EngineOptions, SynthesisOptions
+from .engine import Engine, TextStream, UtteranceResult, open_engine
 from .errors import (
     AudioDeviceError,
     ConfigError,
@@ -12,23 +14,56 @@ from .errors import (
     StreamTTSError,
     VoiceError,
 )
+from .events import (
+    Interrupted,
+    SegmentStarted,
+    UtteranceDone,
+    UtteranceStats,
+    WordStarted,
+)
+from .messages import AudioChunk, WordMark
+from .sinks.base import Sink
+from .sinks.files import FileSink, NullSink
+from .sinks.iterator import AudioStreamSink
+from .sinks.soundcard import SoundCardSink
+from .speak import speak
 from .synthesis import SegmentAudio, Synthesizer
 from .voices.piper import PiperVoice
 from .voices.registry import installed_voices, load_voice
 
 __all__ = [
+    "AsyncioEngine",
+    "AudioChunk",
     "AudioDeviceError",
+    "AudioStreamSink",
+    "ChannelSizes",
     "ConfigError",
+    "Engine",
+    "EngineOptions",
+    "FileSink",
     "InputTextError",
+    "Interrupted",
+    "NullSink",
     "PhonemizerError",
     "PiperVoice",
     "SegmentAudio",
+    "SegmentStarted",
+    "Sink",
+    "SoundCardSink",
     "StreamTTSError",
     "SynthesisOptions",
     "Synthesizer",
+    "TextStream",
+    "UtteranceDone",
+    "UtteranceResult",
+    "UtteranceStats",
     "VoiceError",
+    "WordMark",
+    "WordStarted",
     "installed_voices",
     "load_voice",
+    "open_engine",
+    "speak",
 ]
 
 __version__ = "0.1.0"

@@ -21,7 +21,6 @@ import pytest
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions
-from streamtts.config import EngineOptions
 from streamtts.engine import open_engine
 from streamtts.sinks.soundcard import SoundCardSink
 from streamtts.voices.backend import VoiceBackend

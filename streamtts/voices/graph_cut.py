@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import onnx
-from onnx import TensorProto, helper, utils
+if TYPE_CHECKING:  # onnx is slow to import and only needed to cut a new voice
+    import onnx
 
 __all__ = ["CutError", "CutGraph", "cut_piper_graph"]
 
@@ -211,6 +212,8 @@ def cut_piper_graph(model: onnx.ModelProto) -> CutGraph:
         dp_noise_channels=dp_channels,
         has_dp_noise=bool(other_noise),
     )
+    from onnx import utils
+
     extractor = utils.Extractor(model)
     encoder_inputs = text_inputs + ([DP_NOISE_INPUT] if other_noise else [])
     encoder_outputs = [m_p, logs_p, durations]
@@ -237,6 +240,8 @@ def cut_piper_graph(model: onnx.ModelProto) -> CutGraph:
 
 def _replace_with_input(model: onnx.ModelProto, node: onnx.NodeProto, name: str) -> None:
     """Make ``node``'s output a graph input called ``name``."""
+    from onnx import TensorProto, helper
+
     graph = model.graph
     old = node.output[0]
     graph.node.remove(node)
@@ -253,6 +258,7 @@ def _probe_noise_channels(model: onnx.ModelProto, node: onnx.NodeProto) -> int:
     """Run the graph up to the noise's template to learn its [1, C, T] shape."""
     import numpy as np
     import onnxruntime as ort
+    from onnx import utils
 
     part = utils.Extractor(model).extract_model(
         [i.name for i in model.graph.input], [node.input[0]]
