@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .config import SynthesisOptions
-from .errors import InputTextError, StreamTTSError
+from .errors import AudioDeviceError, InputTextError, StreamTTSError
+from .sinks.base import Sink
 
 __all__ = ["main"]
 
@@ -234,7 +235,6 @@ async def _speak_async(
     from .config import EngineOptions
     from .engine import open_engine
     from .events import Event, SegmentStarted
-    from .sinks.base import Sink
     from .sinks.files import FileSink
     from .voices.backend import VoiceBackend
     from .voices.incremental import ChunkSchedule
@@ -253,9 +253,7 @@ async def _speak_async(
 
     sink: Sink
     if args.out is None:
-        from .sinks.soundcard import SoundCardSink
-
-        sink = SoundCardSink(args.device, latency_s=args.latency)
+        sink = _sound_card_or_file(args)
     elif args.out == "-":
         sink = FileSink(sys.stdout.buffer, args.format or "wav")
     else:
@@ -300,6 +298,27 @@ async def _speak_async(
         stats["sink"] = getattr(sink, "describe", lambda: {"rate_hz": sink.sample_rate_hz})()
         print(json.dumps(stats), file=sys.stderr)
     return 0
+
+
+def _sound_card_or_file(args: argparse.Namespace) -> Sink:
+    """The sound card; on a machine with none at all, speech.wav (said so)."""
+    from .sinks.files import FileSink
+    from .sinks.soundcard import SoundCardSink, list_output_devices
+
+    if args.device is None:
+        try:
+            found = list_output_devices()
+            problem = "" if found else "no sound output device found"
+        except AudioDeviceError as err:
+            problem = str(err)
+        if problem:
+            print(
+                f"streamtts: {problem}; writing speech.wav instead "
+                "(choose a file with --out, a device with --device)",
+                file=sys.stderr,
+            )
+            return FileSink(Path("speech.wav"))
+    return SoundCardSink(args.device, latency_s=args.latency)
 
 
 def _devices(args: argparse.Namespace) -> int:

@@ -9,7 +9,9 @@ with the real clock.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import trio
@@ -18,7 +20,7 @@ from .messages import AudioChunk, WordMark
 from .sinks.base import Sink
 from .text.segmenter import Segment
 
-__all__ = ["FakeBackend", "FakeSink"]
+__all__ = ["FakeBackend", "FakeSink", "MonitorRecorder", "align"]
 
 
 @dataclass(frozen=True)
@@ -204,3 +206,60 @@ class FakeSink(Sink):
     async def aclose(self) -> None:
         await self.drain()
         self._closed = True
+
+
+class MonitorRecorder:
+    """Records a sound server's monitor (what was played), block by block.
+
+    Each block is stamped with ``time.perf_counter()`` when it arrived, so
+    :meth:`time_of` can say when a recorded sample was played. Use as a
+    context manager around the playing; it waits 0.3 s on both sides (a
+    monitor delivers audio only from when a recorder connects).
+    """
+
+    def __init__(self, sd: Any, device: str, rate: int) -> None:
+        self.rate = rate
+        self.blocks: list[tuple[float, np.ndarray]] = []
+        self.stream = sd.InputStream(
+            device=device,
+            samplerate=rate,
+            channels=1,
+            dtype="float32",
+            latency="low",
+            callback=self._callback,
+        )
+
+    def _callback(self, data: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        self.blocks.append((time.perf_counter(), data[:, 0].copy()))
+
+    def __enter__(self) -> MonitorRecorder:
+        self.stream.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)
+        self.stream.stop()
+        self.stream.close()
+
+    @property
+    def audio(self) -> np.ndarray:
+        return np.concatenate([block for _, block in self.blocks])
+
+    def time_of(self, index: int) -> float:
+        """``perf_counter()`` time at which recorded sample ``index`` was played."""
+        seen = 0
+        for stamp, block in self.blocks:
+            if index < seen + block.size:
+                return float(
+                    stamp - (block.size - (index - seen)) / self.rate - self.stream.latency
+                )
+            seen += block.size
+        raise IndexError(index)
+
+
+def align(reference: np.ndarray, recording: np.ndarray) -> int:
+    """Offset in ``recording`` where ``reference`` starts (cross-correlation)."""
+    size = 1 << int(np.ceil(np.log2(reference.size + recording.size)))
+    spectrum = np.fft.rfft(recording, size) * np.conj(np.fft.rfft(reference, size))
+    return int(np.argmax(np.fft.irfft(spectrum, size)[: recording.size]))

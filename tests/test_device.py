@@ -23,6 +23,7 @@ import trio
 from streamtts import PiperVoice, SynthesisOptions
 from streamtts.engine import open_engine
 from streamtts.sinks.soundcard import SoundCardSink
+from streamtts.testing import MonitorRecorder, align
 from streamtts.voices.backend import VoiceBackend
 
 pytestmark = pytest.mark.device
@@ -56,54 +57,6 @@ class RecordingSink(SoundCardSink):
         await super()._enqueue(samples)
 
 
-class Recorder:
-    """Records the monitor; every block is stamped with perf_counter()."""
-
-    def __init__(self, sd, rate: int) -> None:  # type: ignore[no-untyped-def]
-        self.rate = rate
-        self.blocks: list[tuple[float, np.ndarray]] = []
-        self.stream = sd.InputStream(
-            device=MONITOR,
-            samplerate=rate,
-            channels=1,
-            dtype="float32",
-            latency="low",
-            callback=self._callback,
-        )
-
-    def _callback(self, data, frames, when, status) -> None:  # type: ignore[no-untyped-def]
-        self.blocks.append((time.perf_counter(), data[:, 0].copy()))
-
-    def __enter__(self) -> Recorder:
-        self.stream.start()
-        time.sleep(0.3)  # the monitor only delivers from when a recorder connects
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        time.sleep(0.3)
-        self.stream.stop()
-        self.stream.close()
-
-    @property
-    def audio(self) -> np.ndarray:
-        return np.concatenate([b for _, b in self.blocks])
-
-    def time_of(self, index: int) -> float:
-        """perf_counter() time at which recorded sample ``index`` was captured."""
-        seen = 0
-        for stamp, block in self.blocks:
-            if index < seen + block.size:
-                return stamp - (block.size - (index - seen)) / self.rate - self.stream.latency
-            seen += block.size
-        raise IndexError(index)
-
-
-def align(reference: np.ndarray, recording: np.ndarray) -> int:
-    size = 1 << int(np.ceil(np.log2(reference.size + recording.size)))
-    spectrum = np.fft.rfft(recording, size) * np.conj(np.fft.rfft(reference, size))
-    return int(np.argmax(np.fft.irfft(spectrum, size)[: recording.size]))
-
-
 @pytest.fixture(scope="module")
 def backend(voice: PiperVoice) -> VoiceBackend:
     voice.warm_up()
@@ -113,7 +66,9 @@ def backend(voice: PiperVoice) -> VoiceBackend:
 async def play_and_record(backend: VoiceBackend, text: str):  # type: ignore[no-untyped-def]
     sd = _sounddevice()
     sink = RecordingSink(latency_s=LATENCY_S)
-    with Recorder(sd, int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])) as rec:
+    with MonitorRecorder(
+        sd, MONITOR, int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
+    ) as rec:
         async with open_engine(backend=backend, sink=sink) as engine:
             result = await engine.say(text)
     return sink, rec, result
@@ -165,7 +120,7 @@ async def test_barge_in_silences_the_monitor_fast_and_without_a_click(
     sink = RecordingSink(latency_s=0.05, fade_ms=5.0)
     text = " ".join(["This long sentence keeps going so that we can cut it off midway."] * 4)
     rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
-    with Recorder(sd, rate) as rec:
+    with MonitorRecorder(sd, MONITOR, rate) as rec:
         async with open_engine(backend=backend, sink=sink) as engine:
             async with trio.open_nursery() as nursery:
                 outcome = []

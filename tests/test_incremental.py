@@ -72,6 +72,33 @@ def test_chunks_equal_whole_segment_and_tile_the_audio(
         assert before.end_sample <= after.start_sample
 
 
+def test_measured_receptive_fields_are_exact(voice: PiperVoice) -> None:
+    """The measured fields keep chunks equal to the whole segment (float
+    rounding); clearly shorter contexts do not (the far edge of the field
+    carries little weight, so one frame short is still close)."""
+    assert (voice.flow_context_frames, voice.decoder_context_frames) == (32, 11)
+    phonemes = PHONEMIZER.phonemize(SENTENCES[5])
+    ids = to_phoneme_ids(phonemes.symbols, voice.config.phoneme_id_map)
+    plan = voice.encode(ids, SynthesisOptions(), np.random.default_rng(2))
+    whole = voice.decode(plan, voice.flow(plan, 0, plan.frames))
+    timing = segment_timing(plan, phonemes, voice.samples_per_frame)
+
+    def error(flow: int, decoder: int) -> float:
+        schedule = ChunkSchedule(
+            first_chunk_frames=5,
+            growth=1.0,
+            max_chunk_frames=5,
+            flow_context_frames=flow,
+            decoder_context_frames=decoder,
+        )
+        chunks = IncrementalDecoder(voice, plan, timing, 0, schedule)
+        return float(np.max(np.abs(np.concatenate([c.samples for c in chunks]) - whole)))
+
+    assert error(32, 11) <= 1e-5
+    assert error(8, 11) > 1e-4
+    assert error(32, 3) > 1e-4
+
+
 def test_words_map_to_their_text(voice: PiperVoice) -> None:
     text = "It costs $3.50 today, Dr. Smith."
     phonemes = PHONEMIZER.phonemize(text)
@@ -84,6 +111,7 @@ def test_words_map_to_their_text(voice: PiperVoice) -> None:
 def test_schedule_sizes_cover_the_frames() -> None:
     schedule = ChunkSchedule(first_chunk_frames=8, growth=3.0, max_chunk_frames=100)
     assert list(schedule.sizes(500)) == [8, 24, 72, 100, 100, 100, 96]
+    assert list(ChunkSchedule().sizes(600)) == [8, 20, 50, 125, 312, 85]
     assert list(schedule.sizes(5)) == [5]
     assert list(schedule.sizes(0)) == []
     with pytest.raises(ConfigError):

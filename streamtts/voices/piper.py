@@ -35,7 +35,7 @@ __all__ = ["FramePlan", "PiperVoice", "default_cache_dir"]
 
 _log = logging.getLogger(__name__)
 
-CUT_FORMAT = "cut-v1"  # bump when the cut's files or meaning change
+CUT_FORMAT = "cut-v2"  # bump when the cut's files or meaning change
 _VERIFY_TOLERANCE = 1e-4
 
 
@@ -122,8 +122,11 @@ class PiperVoice:
         self._info = info
         self._sessions = sessions
         self._vocabulary_size = vocabulary_size
-        # Samples per frame was measured when the cut was verified.
-        self.samples_per_frame = int(info.extra["samples_per_frame"]) if info else 256
+        # Measured when the cut was verified: frame size, receptive fields.
+        extra = info.extra if info else {}
+        self.samples_per_frame = int(extra.get("samples_per_frame", 256))
+        self.flow_context_frames = int(extra.get("flow_context_frames", 32))
+        self.decoder_context_frames = int(extra.get("decoder_context_frames", 16))
 
     def __repr__(self) -> str:
         mode = "streaming" if self.can_stream else "whole-segment only"
@@ -371,8 +374,16 @@ def _cut_and_cache(
             "flow": _session(cut.flow),
             "decoder": _session(cut.decoder),
         }
-        samples_per_frame = _verify_cut(original, cut.info, sessions, config)
-        extra = {"vocabulary_size": str(vocabulary), "samples_per_frame": str(samples_per_frame)}
+        samples_per_frame, fixed = _verify_cut(original, cut.info, sessions, config)
+        flow_radius, decoder_radius = _receptive_fields(
+            cut.info, sessions, fixed, samples_per_frame
+        )
+        extra = {
+            "vocabulary_size": str(vocabulary),
+            "samples_per_frame": str(samples_per_frame),
+            "flow_context_frames": str(flow_radius),
+            "decoder_context_frames": str(decoder_radius),
+        }
         info = CutInfo(**{**cut.info.__dict__, "extra": extra})
     except (CutError, VoiceError) as err:
         warnings.warn(
@@ -394,10 +405,11 @@ def _cut_and_cache(
 
 def _verify_cut(
     original: bytes, info: CutInfo, sessions: dict[str, Any], config: PiperVoiceConfig
-) -> int:
+) -> tuple[int, dict[str, np.ndarray]]:
     """The three parts with noise off must equal the whole graph.
 
-    Returns the decoder's samples per frame.
+    Returns the decoder's samples per frame, and the encoder outputs the
+    flow and decoder read besides z (a speaker embedding, the mask).
     """
     from ..text.phoneme_ids import to_phoneme_ids
 
@@ -433,7 +445,54 @@ def _verify_cut(
     frames = int(results[info.durations].sum())
     if frames <= 0 or whole.size % max(frames, 1):
         raise CutError(f"durations ({frames} frames) do not divide {whole.size} samples")
-    return whole.size // frames
+    extras = {name: results[name] for name in info.flow_externals + info.decoder_externals}
+    extras[info.m_p] = results[info.m_p]  # for its shape: [1, channels, frames]
+    return whole.size // frames, extras
+
+
+def _receptive_fields(
+    info: CutInfo, sessions: dict[str, Any], extras: dict[str, np.ndarray], hop: int
+) -> tuple[int, int]:
+    """How many frames either side each part looks at, by perturbation.
+
+    Nudge one frame in the middle of a random input and see how far the
+    output changes: outside its receptive field a convolutional part gives
+    bit-identical output (same shapes, same kernels). That radius is the
+    context a chunk needs to equal whole-segment synthesis.
+    """
+    rng = np.random.default_rng(0)
+    frames, middle = 160, 80
+    channels = int(extras[info.m_p].shape[1])
+
+    def feeds(start: str, value: np.ndarray, externals: list[str]) -> dict[str, np.ndarray]:
+        out = {start: value}
+        for name in externals:
+            tensor = extras[name]
+            if tensor.ndim == 3 and tensor.shape[-1] > 1 and tensor.shape[1] == 1:
+                tensor = np.ones((1, 1, frames), dtype=tensor.dtype)  # the frame mask
+            out[name] = tensor
+        return out
+
+    def radius(part: str, start: str, externals: list[str], per_frame: int) -> int:
+        base = rng.standard_normal((1, channels, frames)).astype(np.float32)
+        nudged = base.copy()
+        nudged[:, :, middle] += 1.0
+        a = sessions[part].run(None, feeds(start, base, externals))[0].reshape(-1)
+        b = sessions[part].run(None, feeds(start, nudged, externals))[0]
+        changed = np.flatnonzero(b.reshape(-1) != a)
+        # flow output [1, C, frames]: index -> frame; decoder: sample -> frame
+        changed = changed % frames if part == "flow" else changed // per_frame
+        if changed.size == 0:
+            raise CutError(f"the {part} ignores its input")
+        reach = int(max(middle - changed.min(), changed.max() - middle))
+        if reach >= middle - 1:
+            raise CutError(f"the {part} sees {reach}+ frames away: too far to stream")
+        return reach
+
+    return (
+        radius("flow", info.z_p, info.flow_externals, 1),
+        radius("decoder", info.z, info.decoder_externals, hop),
+    )
 
 
 def _store(cache: Path, info: CutInfo, encoder: bytes, flow: bytes, decoder: bytes) -> None:
