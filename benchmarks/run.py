@@ -407,7 +407,7 @@ def plots(results: dict[str, Any]) -> None:
             for engine in ("streamtts", "piper"):
                 data.append(1000 * np.array(rows[engine]))
                 labels.append(f"{corpus}\n{engine}")
-        ax.boxplot(data, labels=labels, showfliers=True)
+        ax.boxplot(data, tick_labels=labels, showfliers=True)
         ax.set_yscale("log")
         ax.set_ylabel("time to first audio (ms, log)")
         ax.set_title("Warm TTFA: streamtts vs piper-tts (same voice, same run)")

@@ -16,6 +16,7 @@ from .errors import (
 )
 from .events import (
     Interrupted,
+    SegmentFailed,
     SegmentStarted,
     UtteranceDone,
     UtteranceStats,
@@ -47,6 +48,7 @@ __all__ = [
     "PhonemizerError",
     "PiperVoice",
     "SegmentAudio",
+    "SegmentFailed",
     "SegmentStarted",
     "Sink",
     "SoundCardSink",

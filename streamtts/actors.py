@@ -9,6 +9,7 @@ actors only receive, call, and send.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 import trio
 
 from .dsp import _kernels as kernels
-from .events import SegmentStarted, UtteranceStats, WordStarted
+from .events import SegmentFailed, SegmentStarted, UtteranceStats, WordStarted
 from .messages import AudioChunk
 from .sinks.base import Sink
 from .text.segmenter import Segment, Segmenter
@@ -31,6 +32,8 @@ __all__ = [
     "play",
     "segment_text",
 ]
+
+_log = logging.getLogger(__name__)
 
 # A sample at or below this (-60 dBFS) is silence for TTFA purposes.
 AUDIBLE_THRESHOLD = 1e-3
@@ -94,18 +97,41 @@ async def segment_text(
             await meter.send("segments", send, segment)
 
 
+class Failures:
+    """Per-segment errors: reported as events, never the end of the stream.
+
+    A segment that cannot be phonemized, encoded or decoded is skipped; the
+    segments after it still play. Only cancellation stops an utterance.
+    """
+
+    def __init__(self, utterance: int, stats: UtteranceStats, emit: Any) -> None:
+        self.utterance = utterance
+        self.stats = stats
+        self.emit = emit
+
+    def report(self, segment: Segment, error: Exception) -> None:
+        self.stats.failed_segments += 1
+        _log.warning("skipping segment %d (%r): %r", segment.index, segment.text[:60], error)
+        self.emit(SegmentFailed(self.utterance, segment.index, segment.text, repr(error)))
+
+
 async def phonemize(
     receive: trio.MemoryReceiveChannel[Segment],
     send: trio.MemorySendChannel[Any],
     backend: Any,
     meter: Meter,
+    failures: Failures,
 ) -> None:
     """Segments → phonemes and ids; segments with nothing to say vanish here."""
     with receive, send:
         async for segment in receive:
-            prepared = await backend.prepare(segment)
-            if prepared is not None:
-                await meter.send("phonemes", send, prepared)
+            try:
+                parts = await backend.prepare(segment)
+            except Exception as err:
+                failures.report(segment, err)
+                continue
+            for part in parts:
+                await meter.send("phonemes", send, part)
 
 
 async def encode(
@@ -114,11 +140,17 @@ async def encode(
     backend: Any,
     rng: np.random.Generator,
     meter: Meter,
+    failures: Failures,
 ) -> None:
     """Phonemes → frame plans (encoder, duration predictor, prior sample)."""
     with receive, send:
         async for prepared in receive:
-            await meter.send("plans", send, await backend.encode(prepared, rng))
+            try:
+                planned = await backend.encode(prepared, rng)
+            except Exception as err:
+                failures.report(prepared.segment, err)
+                continue
+            await meter.send("plans", send, planned)
 
 
 async def decode(
@@ -126,13 +158,18 @@ async def decode(
     send: trio.MemorySendChannel[tuple[Segment, AudioChunk]],
     backend: Any,
     meter: Meter,
+    failures: Failures,
 ) -> None:
     """Frame plans → audio chunks, small first, in order."""
     with receive, send:
         async for planned in receive:
             source = backend.chunks(planned)
             while not source.done:
-                chunk = await backend.next_chunk(source)
+                try:
+                    chunk = await backend.next_chunk(source)
+                except Exception as err:  # the rest of this segment is lost, not the stream
+                    failures.report(planned.segment, err)
+                    break
                 await meter.send("chunks", send, (planned.segment, chunk))
 
 

@@ -232,6 +232,11 @@ class Engine:
                 self._emit(Interrupted(number, result.last_segment, result.last_word, stats))
             else:
                 self._emit(UtteranceDone(number, stats))
+            if stats.failed_segments and stats.audio_s == 0.0 and not interrupted:
+                raise StreamTTSError(
+                    f"no segment of the text could be spoken ({stats.failed_segments} failed; "
+                    "see the SegmentFailed events or the log for why)"
+                )
             return result
 
     async def _graph(
@@ -251,6 +256,7 @@ class Engine:
         mark_send, mark_receive = trio.open_memory_channel[Any](sizes.marks)
         segmenter = Segmenter(self.segmenter_options)
         rng = self.backend.new_rng()
+        failures = actors.Failures(number, stats, self._emit)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
                 actors.segment_text,
@@ -261,9 +267,15 @@ class Engine:
                 meter,
                 clock,
             )
-            nursery.start_soon(actors.phonemize, seg_receive, pho_send, self.backend, meter)
-            nursery.start_soon(actors.encode, pho_receive, plan_send, self.backend, rng, meter)
-            nursery.start_soon(actors.decode, plan_receive, chunk_send, self.backend, meter)
+            nursery.start_soon(
+                actors.phonemize, seg_receive, pho_send, self.backend, meter, failures
+            )
+            nursery.start_soon(
+                actors.encode, pho_receive, plan_send, self.backend, rng, meter, failures
+            )
+            nursery.start_soon(
+                actors.decode, plan_receive, chunk_send, self.backend, meter, failures
+            )
             nursery.start_soon(
                 actors.play,
                 chunk_receive,
@@ -336,11 +348,20 @@ async def open_engine(
             yield engine
         with trio.CancelScope(shield=True):
             await sink.aclose()
+            await _close_backend(backend)
     except BaseException:
-        with trio.CancelScope(shield=True), trio.move_on_after(2.0):
+        with trio.CancelScope(shield=True), trio.move_on_after(5.0):
             await sink.interrupt()
             await sink.aclose()
+            await _close_backend(backend)
         raise
+
+
+async def _close_backend(backend: Any) -> None:
+    """Let model calls abandoned by a barge-in finish: no thread outlives us."""
+    close = getattr(backend, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def _load_backend(voice: Any, options: EngineOptions) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Event",
     "Interrupted",
+    "SegmentFailed",
     "SegmentStarted",
     "UtteranceDone",
     "UtteranceStats",
@@ -52,6 +53,7 @@ class UtteranceStats:
     segments: int = 0
     # When (engine clock) the first audible sample was written to the sink.
     first_audio_written_at_s: float | None = None
+    failed_segments: int = 0
 
     @property
     def rtf(self) -> float | None:
@@ -69,7 +71,18 @@ class UtteranceStats:
             "cancel_latency_s": self.cancel_latency_s,
             "peak_buffers": dict(self.peak_buffers),
             "segments": self.segments,
+            "failed_segments": self.failed_segments,
         }
+
+
+@dataclass(frozen=True)
+class SegmentFailed:
+    """One segment could not be spoken; the rest of the utterance goes on."""
+
+    utterance: int
+    segment_index: int
+    text: str
+    error: str  # the exception's type and message
 
 
 @dataclass(frozen=True)
@@ -88,4 +101,4 @@ class Interrupted:
     stats: UtteranceStats
 
 
-Event = SegmentStarted | WordStarted | UtteranceDone | Interrupted
+Event = SegmentStarted | WordStarted | SegmentFailed | UtteranceDone | Interrupted

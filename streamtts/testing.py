@@ -64,6 +64,7 @@ class FakeBackend:
         first_chunk_samples: int = 800,
         chunk_samples: int = 4096,
         fail_on: str | None = None,
+        phonemize: bool = False,
     ) -> None:
         self.sample_rate_hz = sample_rate_hz
         self.seconds_per_char = seconds_per_char
@@ -74,6 +75,11 @@ class FakeBackend:
         self.first_chunk_samples = first_chunk_samples
         self.chunk_samples = chunk_samples
         self.fail_on = fail_on
+        self._phonemizer = None
+        if phonemize:  # run the real phonemizer (fast): fuzzes text handling
+            from .text.phonemizer import Phonemizer
+
+            self._phonemizer = Phonemizer("en-us")
         self.compute_s = 0.0
         self.calls: list[str] = []
 
@@ -85,9 +91,12 @@ class FakeBackend:
         await trio.sleep(seconds)
         self.compute_s += seconds
 
-    async def prepare(self, segment: Segment) -> Segment | None:
+    async def prepare(self, segment: Segment) -> list[Segment]:
         await self._spend(self.prepare_s, "prepare")
-        return segment if segment.speakable else None
+        if self._phonemizer is not None:
+            phonemes = self._phonemizer.phonemize(segment.text)
+            return [segment] if any(s.isalpha() for s in phonemes.symbols) else []
+        return [segment] if segment.speakable else []
 
     async def encode(self, segment: Segment, rng: np.random.Generator) -> _FakePlan:
         await self._spend(self.encode_s, "encode")

@@ -14,7 +14,14 @@ import trio
 from streamtts.config import ChannelSizes, EngineOptions
 from streamtts.engine import open_engine
 from streamtts.errors import StreamTTSError
-from streamtts.events import Event, Interrupted, SegmentStarted, UtteranceDone, WordStarted
+from streamtts.events import (
+    Event,
+    Interrupted,
+    SegmentFailed,
+    SegmentStarted,
+    UtteranceDone,
+    WordStarted,
+)
 from streamtts.testing import FakeBackend, FakeSink
 
 SIZES = ChannelSizes()
@@ -150,15 +157,22 @@ async def test_interrupt_anywhere_then_the_next_utterance_plays(
             assert not after.interrupted and after.stats.audio_s > 0
 
 
-async def test_a_failing_segment_is_reported_and_the_engine_lives_on(
+async def test_a_failing_segment_is_skipped_and_the_rest_is_spoken(
     autojump_clock: trio.abc.Clock,
 ) -> None:
+    events: list[Event] = []
     backend = FakeBackend(fail_on="boom")
-    async with open_engine(backend=backend, sink=FakeSink()) as engine:
-        with pytest.raises(StreamTTSError, match="speaking failed: RuntimeError"):
-            await engine.say("Fine. Then boom. Then more.")
-        result = await engine.say("Still speaking.")
-        assert not result.interrupted and result.stats.audio_s > 0
+    async with open_engine(backend=backend, sink=FakeSink(), on_event=events.append) as engine:
+        result = await engine.say("Fine. Then boom. Then more.")
+        assert result.stats.failed_segments == 1
+        spoken = [e.text.strip() for e in events if isinstance(e, SegmentStarted)]
+        assert spoken == ["Fine.", "Then more."]
+        (failed,) = [e for e in events if isinstance(e, SegmentFailed)]
+        assert failed.text.strip() == "Then boom." and "injected failure" in failed.error
+        with pytest.raises(StreamTTSError, match="no segment of the text could be spoken"):
+            await engine.say("boom boom.")
+        again = await engine.say("Still speaking.")
+        assert not again.interrupted and again.stats.audio_s > 0
 
 
 async def test_statistics_report_every_buffer(autojump_clock: trio.abc.Clock) -> None:

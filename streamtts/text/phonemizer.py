@@ -83,6 +83,43 @@ class Phonemes:
     def ipa(self) -> str:
         return "".join(self.symbols)
 
+    def split(self, max_symbols: int) -> list[Phonemes]:
+        """Parts of at most ``max_symbols`` symbols, cut between words.
+
+        A short text can still be long to say ("12345678901234567890" is
+        dozens of words); the model's cost and memory grow with the symbols,
+        so long ones are spoken in parts. Cuts go after clause punctuation
+        where possible, else at a space, else (one enormous word) anywhere.
+        """
+        parts: list[Phonemes] = []
+        start = 0
+        symbols = self.symbols
+        while len(symbols) - start > max_symbols:
+            limit = start + max_symbols
+            window = symbols[start:limit]
+            cut = 0
+            for k in range(len(window) - 1, 0, -1):
+                if window[k] == " " and window[k - 1] in ",.?!;:":
+                    cut = k + 1
+                    break
+            if cut == 0:
+                spaces = [k for k in range(len(window)) if window[k] == " "]
+                cut = spaces[-1] + 1 if spaces and spaces[-1] > 0 else len(window)
+            parts.append(self._slice(start, start + cut))
+            start += cut
+        parts.append(self._slice(start, len(symbols)))
+        return parts
+
+    def _slice(self, start: int, stop: int) -> Phonemes:
+        words = tuple(
+            WordSpan(
+                w.text_start, w.text_end, w.symbol_start - start, min(w.symbol_end, stop) - start
+            )
+            for w in self.words
+            if start <= w.symbol_start < stop
+        )
+        return Phonemes(self.text, self.symbols[start:stop], words)
+
 
 def clean_text(text: str) -> tuple[str, list[int]]:
     """Make text safe for espeak, keeping a map back to the original.

@@ -35,11 +35,20 @@ T = TypeVar("T")
 _SILENT_SYMBOLS = frozenset(" ,.?!;:")
 
 
+# Longest stretch of phoneme symbols synthesized in one go (about 1200 ids,
+# 25 s of speech): the encoder's cost and memory grow with it.
+MAX_SYMBOLS_PER_PART = 600
+
+
 @dataclass(frozen=True)
 class Prepared:
+    """A segment's phonemes, or one part of them when it is long to say."""
+
     segment: Segment
     phonemes: Phonemes
     ids: PhonemeIds
+    part: int = 0
+    last_part: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Planned:
     timing: SegmentTiming | None
     plan: FramePlan | None
     whole_audio: np.ndarray | None = None
+    sample_offset: int = 0  # where this part starts in its segment
+    last_part: bool = True
 
     def __repr__(self) -> str:
         return f"Planned(seg={self.segment.index}, plan={self.plan!r})"
@@ -65,8 +76,11 @@ class _WholeAudio:
 
     def next_chunk(self) -> AudioChunk:
         self.done = True
-        assert self.planned.whole_audio is not None
-        return AudioChunk(self.planned.whole_audio, self.planned.segment.index, 0, True)
+        planned = self.planned
+        assert planned.whole_audio is not None
+        return AudioChunk(
+            planned.whole_audio, planned.segment.index, planned.sample_offset, planned.last_part
+        )
 
 
 class VoiceBackend:
@@ -87,6 +101,7 @@ class VoiceBackend:
             name: trio.CapacityLimiter(1) for name in ("phonemizer", "encoder", "decoder")
         }
         self.compute_s = 0.0
+        self._next_offset = 0  # where the next part of a long segment starts
 
     def new_rng(self) -> np.random.Generator:
         return np.random.default_rng(self.options.seed)
@@ -103,33 +118,52 @@ class VoiceBackend:
             timed, limiter=self._limiters[part], abandon_on_cancel=True
         )
 
-    async def prepare(self, segment: Segment) -> Prepared | None:
-        """Phonemes and ids, or None when the segment has nothing to say."""
+    async def prepare(self, segment: Segment) -> list[Prepared]:
+        """Phonemes and ids, in parts if long; none when nothing is said."""
         if not segment.speakable:
-            return None
+            return []
         phonemes = await self._run("phonemizer", lambda: self._phonemizer.phonemize(segment.text))
         id_map = self.voice.config.phoneme_id_map
         if not any(s in id_map and s not in _SILENT_SYMBOLS for s in phonemes.symbols):
-            return None
-        return Prepared(segment, phonemes, to_phoneme_ids(phonemes.symbols, id_map))
+            return []
+        parts = phonemes.split(MAX_SYMBOLS_PER_PART)
+        return [
+            Prepared(segment, part, to_phoneme_ids(part.symbols, id_map), k, k == len(parts) - 1)
+            for k, part in enumerate(parts)
+        ]
 
     async def encode(self, prepared: Prepared, rng: np.random.Generator) -> Planned:
         voice = self.voice
+        offset = self._next_offset if prepared.part else 0
         if not voice.can_stream:
             audio = await self._run(
                 "decoder", lambda: voice.synthesize_ids(prepared.ids, self.options, rng)
             )
-            return Planned(prepared.segment, None, None, audio)
+            self._next_offset = offset + audio.size
+            return Planned(prepared.segment, None, None, audio, offset, prepared.last_part)
         plan = await self._run("encoder", lambda: voice.encode(prepared.ids, self.options, rng))
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
-        return Planned(prepared.segment, timing, plan)
+        self._next_offset = offset + timing.total_samples
+        return Planned(prepared.segment, timing, plan, None, offset, prepared.last_part)
+
+    async def aclose(self) -> None:
+        """Wait for calls abandoned by a barge-in to finish in their threads."""
+        for limiter in self._limiters.values():
+            async with limiter:
+                pass
 
     def chunks(self, planned: Planned) -> IncrementalDecoder | _WholeAudio:
         if planned.plan is None:
             return _WholeAudio(planned)
         assert planned.timing is not None
         return IncrementalDecoder(
-            self.voice, planned.plan, planned.timing, planned.segment.index, self.schedule
+            self.voice,
+            planned.plan,
+            planned.timing,
+            planned.segment.index,
+            self.schedule,
+            sample_offset=planned.sample_offset,
+            last_part=planned.last_part,
         )
 
     async def next_chunk(self, source: IncrementalDecoder | _WholeAudio) -> AudioChunk:

@@ -16,7 +16,7 @@ costs little in total.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class ChunkSchedule:
 
     first_chunk_frames: int = 8
     growth: float = 2.5
-    max_chunk_frames: int = 512
+    max_chunk_frames: int = 256
     flow_context_frames: int | None = None
     decoder_context_frames: int | None = None
 
@@ -115,8 +115,15 @@ class IncrementalDecoder:
         timing: SegmentTiming,
         segment_index: int,
         schedule: ChunkSchedule | None = None,
+        *,
+        sample_offset: int = 0,
+        last_part: bool = True,
     ) -> None:
+        """``sample_offset``/``last_part``: for one part of a segment spoken in
+        parts, where the part starts in the segment and whether it ends it."""
         self.voice = voice
+        self.sample_offset = sample_offset
+        self.last_part = last_part
         self.plan = plan
         self.timing = timing
         self.segment_index = segment_index
@@ -168,23 +175,37 @@ class IncrementalDecoder:
             last = self.timing.total_samples
         marks = []
         while self._marks_left and self._marks_left[0].start_sample < last:
-            marks.append(self._marks_left.pop(0))
-        return AudioChunk(samples, self.segment_index, first, stop == total, tuple(marks))
+            mark = self._marks_left.pop(0)
+            if self.sample_offset:
+                mark = replace(
+                    mark,
+                    start_sample=mark.start_sample + self.sample_offset,
+                    end_sample=mark.end_sample + self.sample_offset,
+                )
+            marks.append(mark)
+        is_last = stop == total and self.last_part
+        return AudioChunk(
+            samples, self.segment_index, first + self.sample_offset, is_last, tuple(marks)
+        )
 
     def _flow_until(self, frame: int) -> None:
         """Make z exact up to ``frame``.
 
         The flow costs about 3-7 ms a call plus 0.15 ms a frame on the
-        default voice. The first call does just what the first chunk needs;
-        the second runs 64 frames ahead (the second chunk has only the first
-        chunk's audio, about 93 ms, to hide its cost behind); later calls run
-        up to 1024 frames ahead, so the fixed cost and the context are paid
-        rarely.
+        default voice. The first call does what the first two chunks need;
+        the next runs 64 frames further; later calls run up to 1024 frames
+        ahead, so the fixed cost and the context are paid rarely.
         """
         if frame <= self._z_ready:
             return
         total = self.plan.frames
         context = self.flow_context
+        if self._z_ready == 0:
+            # Also cover the second chunk: it has only the first chunk's audio
+            # (about 93 ms) to hide its cost behind, so it should not pay for
+            # a flow call as well. Costs ~2 ms more before the first audio.
+            second = self.schedule.first_chunk_frames * (1 + self.schedule.growth)
+            frame = max(frame, int(second) + self.decoder_context)
         block_stop = min(total, max(frame, self._z_ready + self._flow_ahead))
         self._flow_ahead = 64 if self._flow_ahead == 0 else _FLOW_BLOCK_FRAMES
         in_start = max(0, self._z_ready - context)

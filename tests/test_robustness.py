@@ -1,0 +1,263 @@
+"""Hostile text, faults and cancellation: speech or a named error, never a
+crash, a hang, unbounded memory, or a lost rest of the stream."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import trio
+
+from streamtts import (
+    AudioStreamSink,
+    NullSink,
+    PiperVoice,
+    SegmentFailed,
+    SynthesisOptions,
+    Synthesizer,
+    WordStarted,
+    open_engine,
+)
+from streamtts.events import Event
+from streamtts.testing import FakeBackend, FakeSink
+from streamtts.voices.backend import VoiceBackend
+
+from .data.hostile import HOSTILE
+
+FIRST_AUDIO_BOUND_S = 10.0  # generous: a shared 2-core machine
+SPEAK_BUDGET_S = 6.0  # long inputs are interrupted after this much speaking
+
+
+def test_the_hostile_corpus_is_big_and_varied() -> None:
+    assert len(HOSTILE) >= 60
+    names = {name for name, _, _ in HOSTILE}
+    for needed in (
+        "empty",
+        "emoji",
+        "nul only",
+        "lone surrogates",
+        "40 digit number",
+        "html tags",
+        "right to left",
+        "no punctuation 100k",
+        "binary garbage as latin-1",
+        "thousands of periods between words",
+    ):
+        assert needed in names
+
+
+async def speak_bounded(engine, text: str) -> tuple[object, float | None]:  # type: ignore[no-untyped-def]
+    """Say ``text``; interrupt it once it has spoken for SPEAK_BUDGET_S."""
+    outcome: list[object] = []
+    async with trio.open_nursery() as nursery:
+
+        async def say() -> None:
+            outcome.append(await engine.say(text))
+
+        nursery.start_soon(say)
+        await trio.sleep(0.05)
+        with trio.move_on_after(FIRST_AUDIO_BOUND_S + SPEAK_BUDGET_S):
+            while not outcome:
+                await trio.sleep(0.05)
+        if not outcome:
+            await engine.interrupt()
+    result = outcome[0]
+    ttfa = result.stats.ttfa_s  # type: ignore[attr-defined]
+    return result, ttfa
+
+
+async def test_hostile_inputs_through_the_api(voice: PiperVoice) -> None:
+    process = psutil.Process()
+    failures: list[Event] = []
+    async with open_engine(
+        backend=VoiceBackend(voice, SynthesisOptions(seed=0)),
+        sink=NullSink(realtime=True),
+        on_event=lambda e: failures.append(e) if isinstance(e, SegmentFailed) else None,
+    ) as engine:
+        await engine.say("Warm up.")
+        rss_before = process.memory_info().rss
+        for name, text, expect in HOSTILE:
+            with trio.fail_after(FIRST_AUDIO_BOUND_S + SPEAK_BUDGET_S + 30):
+                result, ttfa = await speak_bounded(engine, text)
+            audio = result.stats.audio_s  # type: ignore[attr-defined]
+            if expect == "speech":
+                assert audio > 0, name
+                assert ttfa is not None and ttfa < FIRST_AUDIO_BOUND_S, (name, ttfa)
+            else:
+                assert audio == 0, name
+        grown_mb = (process.memory_info().rss - rss_before) / 2**20
+    print(f"\nRSS growth over the hostile corpus: {grown_mb:.1f} MB")
+    assert grown_mb < 150
+    assert failures == []  # every input was spoken or had nothing to say
+
+
+CLI_CASES = [case for case in HOSTILE if len(case[1]) < 4000]
+
+
+@pytest.mark.parametrize(("name", "text", "expect"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_hostile_inputs_through_the_cli(
+    name: str, text: str, expect: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    data = text.encode("utf-8", errors="surrogatepass")  # lone surrogates, as a pipe may carry
+    result = subprocess.run(
+        [sys.executable, "-m", "streamtts", "speak", "--out", "o.wav"],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert b"Traceback" not in result.stderr, result.stderr.decode()
+    if expect == "speech":
+        assert result.returncode == 0, result.stderr.decode()
+        assert (tmp_path / "o.wav").stat().st_size > 44 + 2 * 2000
+    else:
+        assert result.returncode == 1
+        assert result.stderr.startswith(b"streamtts: error: nothing to say")
+        assert result.stderr.count(b"\n") == 1
+
+
+async def test_a_stream_with_bad_pieces_still_speaks_every_good_piece(voice: PiperVoice) -> None:
+    good = ["Alpha speaks first.", "Bravo follows.", "Charlie comes third.", "Delta ends it."]
+    bad = ["\x00\x01\x02", "\ud800\udfff", "." * 2000, "<b></b>", "\u200b" * 50, "😀" * 3]
+    words: list[str] = []
+
+    def heard(event: Event) -> None:
+        if isinstance(event, WordStarted):
+            words.append(event.word.strip(".").lower())
+
+    with trio.fail_after(120):
+        async with (
+            open_engine(backend=VoiceBackend(voice), sink=NullSink(), on_event=heard) as engine,
+            engine.stream() as stream,
+        ):
+            for index, sentence in enumerate(good):
+                await stream.send(sentence + " ")
+                await stream.send(bad[index % len(bad)] + " ")
+                await stream.send(bad[(index + 3) % len(bad)] + " ")
+    for sentence in good:
+        for word in sentence.rstrip(".").lower().split():
+            assert word in words, (word, words)
+
+
+async def test_a_worker_thread_that_raises_loses_one_segment_only(
+    voice: PiperVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_encode = voice.encode
+
+    def flaky(ids, options, rng):  # type: ignore[no-untyped-def]
+        if len(ids.ids) == 25:  # "Boom boom boom." -> 25 ids
+            raise RuntimeError("the encoder thread blew up")
+        return real_encode(ids, options, rng)
+
+    monkeypatch.setattr(voice, "encode", flaky)
+    events: list[Event] = []
+    with trio.fail_after(120):
+        async with open_engine(
+            backend=VoiceBackend(voice), sink=NullSink(), on_event=events.append
+        ) as engine:
+            result = await engine.say("First part is fine. Boom boom boom. Last part is fine.")
+    failed = [e for e in events if isinstance(e, SegmentFailed)]
+    spoken = [e.word for e in events if isinstance(e, WordStarted)]
+    assert len(failed) == 1 and "blew up" in failed[0].error
+    assert "First" in spoken and "Last" in spoken
+    assert result.stats.failed_segments == 1
+
+
+def test_ctrl_c_mid_utterance_exits_cleanly(tmp_path: Path, cache_dir: Path) -> None:
+    text = " ".join(["This text is long enough to still be speaking when interrupted."] * 40)
+    speaker = subprocess.Popen(
+        [sys.executable, "-m", "streamtts", "speak", "--out", "-", "--format", "raw", text],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert speaker.stdout is not None
+    first = speaker.stdout.read(4096)  # speaking has begun
+    assert first
+    speaker.send_signal(signal.SIGINT)
+    try:
+        _, err = speaker.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        speaker.kill()
+        pytest.fail("streamtts did not stop on Ctrl-C")
+    assert speaker.returncode == 130
+    assert err.strip().splitlines()[-1] == b"streamtts: interrupted"
+    assert b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no temp files left behind
+
+
+def _worker_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+
+
+async def test_interrupt_at_1000_random_points(autojump_clock: trio.abc.Clock) -> None:
+    """Across segmenting, phonemizing (real espeak), encoding, decoding, playing."""
+    rng = random.Random(1000)
+    sink = FakeSink()
+    backend = FakeBackend(phonemize=True, prepare_s=0.002)
+    text = "One, two, three. Dr. Smith paid $3.50 at 3:30. The end is near; really near."
+    async with open_engine(backend=backend, sink=sink) as engine:
+        reference = await engine.say("Next one.")
+        for _ in range(1000):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(engine.say, text)
+                await trio.sleep(rng.uniform(0.0, 6.0))
+                await engine.interrupt()
+            assert sink.queued == 0 and sink.heard() == sink.accepted  # silent
+            assert engine._nursery.child_tasks == set()
+            after = await engine.say("Next one.")
+            assert not after.interrupted
+            assert after.stats.audio_s == reference.stats.audio_s
+
+
+async def test_interrupt_the_real_voice_anywhere_then_speak_correctly(voice: PiperVoice) -> None:
+    rng = random.Random(5)
+    options = SynthesisOptions(seed=9)
+    expected = np.concatenate(
+        [c.samples for c in Synthesizer(voice, options).speak(["Speak the next one."])]
+    )
+    text = "A longer utterance, with clauses; and numbers like 3.14, to cut anywhere. Again!"
+    sink = AudioStreamSink(max_blocks=1000)
+    received: list[np.ndarray] = []
+    with trio.fail_after(300):
+        async with (
+            open_engine(backend=VoiceBackend(voice, options), sink=sink) as engine,
+            trio.open_nursery() as reader,
+        ):
+
+            async def read() -> None:
+                async for block in sink:
+                    received.append(block)
+
+            reader.start_soon(read)
+            for _ in range(25):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(engine.say, text)
+                    await trio.sleep(rng.uniform(0.0, 0.4))
+                    await engine.interrupt()
+                await trio.sleep(0.05)
+                received.clear()
+                result = await engine.say("Speak the next one.")
+                await trio.sleep(0.05)
+                got = np.concatenate(received) if received else np.zeros(0, np.float32)
+                assert not result.interrupted
+                assert got.shape == expected.shape
+                assert np.max(np.abs(got - expected)) < 1e-5
+            await sink.aclose()
+    time.sleep(0.1)
+    for name in _worker_threads():  # only trio's idle, cached worker threads remain
+        assert name.startswith("Trio") or name.startswith("pydevd"), name
+
+
+def test_fuzz_mode_is_documented() -> None:
+    examples = int(os.environ.get("STREAMTTS_FUZZ_EXAMPLES", "200"))
+    assert examples >= 200
