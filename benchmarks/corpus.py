@@ -26,12 +26,16 @@ PARAGRAPHS = [
     "half of the year to be slower, as two large contracts come to an end.",
 ]
 
-LLM_REPLY = (
+LLM_REPLIES = [
     "Sure! Here is what I found. The museum is open from ten to six, Tuesday through "
     "Sunday, and tickets cost fifteen dollars for adults. On the first Friday of each "
     "month, entry is free after four p.m., so you may want to plan your visit then. "
-    "Would you like me to add it to your calendar?"
-)
+    "Would you like me to add it to your calendar?",
+    "The quickest way to the airport at this time of day is the express train from the "
+    "central station, which leaves every fifteen minutes and takes about twenty-five "
+    "minutes. A taxi would take longer because of the traffic on the bridge.",
+]
+LLM_REPLY = LLM_REPLIES[0]
 
 
 def llm_tokens(text: str = LLM_REPLY, seed: int = 0) -> list[tuple[float, str]]:

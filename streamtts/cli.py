@@ -17,6 +17,9 @@ from .config import SynthesisOptions
 from .errors import AudioDeviceError, InputTextError, StreamTTSError
 from .sinks.base import Sink
 
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
+
 __all__ = ["main"]
 
 _DESCRIPTION = """\
@@ -139,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args))
+        try:
+            return int(args.handler(args))
+        except BaseExceptionGroup as group:  # from trio's nurseries: report the cause
+            raise _cause(group) from group
     except StreamTTSError as err:
         print(f"streamtts: error: {err}", file=sys.stderr)
         return 1
@@ -151,6 +157,18 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
         return 0
+
+
+def _cause(group: BaseExceptionGroup) -> BaseException:
+    """What a person should hear about: Ctrl-C first, then our own errors."""
+    for kind in (KeyboardInterrupt, StreamTTSError, BrokenPipeError):
+        match = group.subgroup(lambda e, kind=kind: isinstance(e, kind))
+        if match is not None:
+            leaf: BaseException = match
+            while isinstance(leaf, BaseExceptionGroup):
+                leaf = leaf.exceptions[0]
+            return leaf
+    return group
 
 
 def _read_text(args: argparse.Namespace) -> str | None:

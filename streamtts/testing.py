@@ -24,6 +24,11 @@ __all__ = ["FakeBackend", "FakeSink", "MonitorRecorder", "align"]
 
 
 @dataclass(frozen=True)
+class _FakePrepared:
+    segment: Segment
+
+
+@dataclass(frozen=True)
 class _FakePlan:
     segment: Segment
     words: tuple[WordMark, ...]
@@ -91,14 +96,17 @@ class FakeBackend:
         await trio.sleep(seconds)
         self.compute_s += seconds
 
-    async def prepare(self, segment: Segment) -> list[Segment]:
+    async def prepare(self, segment: Segment) -> list[_FakePrepared]:
         await self._spend(self.prepare_s, "prepare")
         if self._phonemizer is not None:
             phonemes = self._phonemizer.phonemize(segment.text)
-            return [segment] if any(s.isalpha() for s in phonemes.symbols) else []
-        return [segment] if segment.speakable else []
+            speakable = any(s.isalpha() for s in phonemes.symbols)
+        else:
+            speakable = segment.speakable
+        return [_FakePrepared(segment)] if speakable else []
 
-    async def encode(self, segment: Segment, rng: np.random.Generator) -> _FakePlan:
+    async def encode(self, prepared: _FakePrepared, rng: np.random.Generator) -> _FakePlan:
+        segment = prepared.segment
         await self._spend(self.encode_s, "encode")
         if self.fail_on is not None and self.fail_on in segment.text:
             raise RuntimeError(f"injected failure on {segment.text!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,8 +19,6 @@ floats = st.floats(-1.0, 1.0, width=32)
 
 def test_warm_up_compiles_every_kernel() -> None:
     warm_up()
-    import os
-
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         pytest.skip("JIT disabled: kernels run as Python")
     for kernel in k.all_kernels():
@@ -141,3 +141,26 @@ def test_ring_rejects_bad_input() -> None:
         SampleRing(0, 1)
     with pytest.raises(ValueError, match="need 1-D float32 samples, got float64"):
         SampleRing(4, 1).write(np.zeros(2))
+
+
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT"
+)
+def test_kernel_tests_pass_without_the_jit() -> None:
+    """The same tests with NUMBA_DISABLE_JIT=1: the kernels as plain Python,
+    so coverage sees their lines and a numba-only behaviour would show."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_kernels.py"],
+        cwd=ROOT,
+        env={**os.environ, "NUMBA_DISABLE_JIT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed" in result.stdout

@@ -33,8 +33,8 @@ from streamtts.voices.backend import VoiceBackend
 
 from .data.hostile import HOSTILE
 
-FIRST_AUDIO_BOUND_S = 10.0  # generous: a shared 2-core machine
-SPEAK_BUDGET_S = 6.0  # long inputs are interrupted after this much speaking
+FIRST_AUDIO_BOUND_S = 5.0  # generous: a shared 2-core machine
+SPEAK_BUDGET_S = 2.0  # long inputs are interrupted after this much more
 
 
 def test_the_hostile_corpus_is_big_and_varied() -> None:
@@ -100,7 +100,25 @@ async def test_hostile_inputs_through_the_api(voice: PiperVoice) -> None:
     assert failures == []  # every input was spoken or had nothing to say
 
 
-CLI_CASES = [case for case in HOSTILE if len(case[1]) < 4000]
+# The command line gets a cross-section (every input goes through the API
+# above; each CLI run costs a process start and a voice load).
+CLI_NAMES = {
+    "empty",
+    "whitespace mix",
+    "only periods",
+    "nul only",
+    "bidi marks only",
+    "emoji",
+    "mixed scripts",
+    "control chars inside",
+    "lone surrogates",
+    "40 digit number",
+    "ssml looking",
+    "unbalanced quotes",
+    "binary garbage as latin-1",
+    "math symbols",
+}
+CLI_CASES = [case for case in HOSTILE if case[0] in CLI_NAMES]
 
 
 @pytest.mark.parametrize(("name", "text", "expect"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
@@ -152,9 +170,15 @@ async def test_a_worker_thread_that_raises_loses_one_segment_only(
     voice: PiperVoice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_encode = voice.encode
+    from streamtts.text.phoneme_ids import to_phoneme_ids
+    from streamtts.text.phonemizer import Phonemizer
+
+    doomed = to_phoneme_ids(
+        Phonemizer().phonemize(" Boom boom boom.").symbols, voice.config.phoneme_id_map
+    ).ids.tolist()
 
     def flaky(ids, options, rng):  # type: ignore[no-untyped-def]
-        if len(ids.ids) == 25:  # "Boom boom boom." -> 25 ids
+        if ids.ids.tolist() == doomed:
             raise RuntimeError("the encoder thread blew up")
         return real_encode(ids, options, rng)
 
@@ -220,6 +244,7 @@ async def test_interrupt_at_1000_random_points(autojump_clock: trio.abc.Clock) -
 
 
 async def test_interrupt_the_real_voice_anywhere_then_speak_correctly(voice: PiperVoice) -> None:
+    threads_before = set(_worker_threads())
     rng = random.Random(5)
     options = SynthesisOptions(seed=9)
     expected = np.concatenate(
@@ -254,8 +279,8 @@ async def test_interrupt_the_real_voice_anywhere_then_speak_correctly(voice: Pip
                 assert np.max(np.abs(got - expected)) < 1e-5
             await sink.aclose()
     time.sleep(0.1)
-    for name in _worker_threads():  # only trio's idle, cached worker threads remain
-        assert name.startswith("Trio") or name.startswith("pydevd"), name
+    for name in set(_worker_threads()) - threads_before:
+        assert name.startswith("Trio"), name  # only trio's idle, cached worker threads
 
 
 def test_fuzz_mode_is_documented() -> None:
