@@ -13,15 +13,13 @@ import numpy as np
 
 from .config import SynthesisOptions
 from .messages import AudioChunk
-from .text.phoneme_ids import PhonemeIds, to_phoneme_ids
+from .text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer
 from .text.segmenter import Segment, Segmenter, SegmenterOptions
 from .voices.incremental import ChunkSchedule, IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
 
 __all__ = ["SegmentAudio", "Synthesizer"]
-
-_SILENT_SYMBOLS = frozenset(" ,.?!;:")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class Synthesizer:
         """Phonemes and ids for a segment, or None if there is nothing to say."""
         phonemes = self.phonemizer.phonemize(segment_text)
         id_map = self.voice.config.phoneme_id_map
-        if not any(s in id_map and s not in _SILENT_SYMBOLS for s in phonemes.symbols):
+        if not has_sound(phonemes.symbols, id_map):
             return None  # nothing but spaces and punctuation: no sound to make
         return phonemes, to_phoneme_ids(phonemes.symbols, id_map)
 

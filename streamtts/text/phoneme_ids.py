@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BOS", "EOS", "PAD", "PhonemeIds", "to_phoneme_ids"]
+__all__ = ["BOS", "EOS", "PAD", "PhonemeIds", "has_sound", "to_phoneme_ids"]
 
 _log = logging.getLogger(__name__)
 
@@ -53,3 +53,12 @@ def to_phoneme_ids(symbols: Sequence[str], id_map: Mapping[str, Sequence[int]]) 
     starts.append(len(ids))
     ids.extend(id_map[EOS])
     return PhonemeIds(np.asarray(ids, dtype=np.int64), np.asarray(starts, dtype=np.int64))
+
+
+# Symbols that make no sound of their own: spaces and clause punctuation.
+_SILENT_SYMBOLS = frozenset(" ,.?!;:")
+
+
+def has_sound(symbols: Sequence[str], id_map: Mapping[str, Sequence[int]]) -> bool:
+    """True when some symbol is a phoneme the voice can say (not just pauses)."""
+    return any(s in id_map and s not in _SILENT_SYMBOLS for s in symbols)

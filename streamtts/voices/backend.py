@@ -23,7 +23,7 @@ import trio
 
 from ..config import SynthesisOptions
 from ..messages import AudioChunk
-from ..text.phoneme_ids import PhonemeIds, to_phoneme_ids
+from ..text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
 from ..text.phonemizer import Phonemes, Phonemizer
 from ..text.segmenter import Segment
 from .incremental import ChunkSchedule, IncrementalDecoder, SegmentTiming, segment_timing
@@ -32,7 +32,6 @@ from .piper import FramePlan, PiperVoice
 __all__ = ["Planned", "Prepared", "VoiceBackend"]
 
 T = TypeVar("T")
-_SILENT_SYMBOLS = frozenset(" ,.?!;:")
 
 
 # Longest stretch of phoneme symbols synthesized in one go (about 1200 ids,
@@ -124,7 +123,7 @@ class VoiceBackend:
             return []
         phonemes = await self._run("phonemizer", lambda: self._phonemizer.phonemize(segment.text))
         id_map = self.voice.config.phoneme_id_map
-        if not any(s in id_map and s not in _SILENT_SYMBOLS for s in phonemes.symbols):
+        if not has_sound(phonemes.symbols, id_map):
             return []
         parts = phonemes.split(MAX_SYMBOLS_PER_PART)
         return [
