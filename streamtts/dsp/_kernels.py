@@ -91,7 +91,9 @@ def apply_gain_ramps(samples: np.ndarray, gain: float, fade_in: int, fade_out: i
 def first_audible(samples: np.ndarray, threshold: float) -> int:
     """Index of the first sample louder than ``threshold``; -1 if none."""
     for k in range(samples.shape[0]):
-        if abs(samples[k]) > threshold:
+        # float(): compare in double precision with and without the JIT
+        # (plain numpy would round the threshold to float32 instead).
+        if abs(float(samples[k])) > threshold:
             return k
     return -1
 
