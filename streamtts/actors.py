@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -206,7 +206,7 @@ async def play(
                 if current_segment >= 0 and gap.size:
                     await sink.write(gap)
                 current_segment = chunk.segment_index
-                segment_origin = _sink_position(sink)
+                segment_origin = sink.accepted
                 stats.segments += 1
                 started = SegmentStarted(
                     utterance, segment.index, segment.text, segment.start, math.nan
@@ -216,7 +216,7 @@ async def play(
             if gain != 1.0:
                 samples = samples.copy()
                 kernels.apply_gain_ramps(samples, gain, 0, 0)
-            position = _sink_position(sink)
+            position = sink.accepted
             if not heard_first:
                 audible_at = int(kernels.first_audible(samples, AUDIBLE_THRESHOLD))
                 if audible_at >= 0:
@@ -246,10 +246,6 @@ async def play(
         sink.set_active(False)
 
 
-def _sink_position(sink: Sink) -> int:
-    return sink.accepted
-
-
 async def announce(
     receive: trio.MemoryReceiveChannel[Mark],
     sink: Sink,
@@ -267,12 +263,6 @@ async def announce(
                 if clock.first_segment_text_at_s is not None:
                     stats.ttfa_heard_s = now - clock.first_segment_text_at_s
                 continue
-            event = _stamped(mark.event, now)
+            event = replace(mark.event, at_s=now)
             heard["word" if isinstance(event, WordStarted) else "segment"] = event
             emit(event)
-
-
-def _stamped(event: SegmentStarted | WordStarted, now: float) -> SegmentStarted | WordStarted:
-    from dataclasses import replace
-
-    return replace(event, at_s=now)

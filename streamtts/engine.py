@@ -95,6 +95,7 @@ class Engine:
         self._on_event = on_event
         self._turn = trio.Lock()
         self._current: trio.CancelScope | None = None
+        self._stopped = trio.Event()  # set when the current utterance has ended
         self._interrupted_at: float | None = None
         self._count = 0
         self.history: list[UtteranceStats] = []
@@ -147,10 +148,10 @@ class Engine:
         """
         if self._current is not None:
             self._interrupted_at = trio.current_time()
+            stopped = self._stopped
             self._current.cancel()
             with trio.move_on_after(5.0):
-                while self._current is not None:
-                    await trio.sleep(0.001)
+                await stopped.wait()
 
     def statistics(self) -> dict[str, Any]:
         """Totals and the last utterance's numbers (a JSON-friendly dict)."""
@@ -200,6 +201,7 @@ class Engine:
             try:
                 with trio.CancelScope() as scope:
                     self._current = scope
+                    self._stopped = trio.Event()
                     self._interrupted_at = None
                     await self._graph(text, number, stats, heard)
                     await self.sink.drain()
@@ -208,6 +210,7 @@ class Engine:
                     self.sink.set_active(False)
                     await self.sink.interrupt()
                 self._current = None
+                self._stopped.set()
                 text.close()
                 raise
             interrupted = scope.cancelled_caught
@@ -220,6 +223,7 @@ class Engine:
                         )
             text.close()
             self._current = None
+            self._stopped.set()
             stats.compute_s = getattr(self.backend, "compute_s", 0.0) - compute_before
             stats.underruns = self.sink.underruns - underruns_before
             self.history.append(stats)
