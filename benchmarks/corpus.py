@@ -49,11 +49,12 @@ def llm_tokens(text: str = LLM_REPLY, seed: int = 0) -> list[tuple[float, str]]:
 
 
 def long_text(minutes: float) -> str:
-    """Varied prose lasting roughly ``minutes`` of speech (~14 chars/s)."""
+    """Varied prose lasting roughly ``minutes`` of speech (the default voice
+    says about 18 characters a second)."""
     rng = random.Random(minutes)
     pool = SENTENCES + [p for p in PARAGRAPHS]
     out, chars = [], 0
-    while chars < minutes * 60 * 14:
+    while chars < minutes * 60 * 18:
         piece = rng.choice(pool)
         out.append(piece)
         chars += len(piece) + 1

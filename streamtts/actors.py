@@ -136,41 +136,64 @@ async def phonemize(
 
 async def encode(
     receive: trio.MemoryReceiveChannel[Any],
-    send: trio.MemorySendChannel[Any],
+    send: trio.MemorySendChannel[tuple[Any, trio.Event]],
     backend: Any,
     rng: np.random.Generator,
     meter: Meter,
     failures: Failures,
 ) -> None:
-    """Phonemes → frame plans (encoder, duration predictor, prior sample)."""
+    """Phonemes → frame plans (encoder, duration predictor, prior sample).
+
+    Each plan travels with an event its decoder sets once it has a head
+    start (see :func:`decode`); the next plan is encoded only then, so the
+    encoder never takes the cores from a segment's first, latency-critical
+    chunks (on a busy machine that gap was an audible underrun).
+    """
     with receive, send:
+        head_start: trio.Event | None = None
         async for prepared in receive:
+            if head_start is not None:
+                await head_start.wait()
             try:
                 planned = await backend.encode(prepared, rng)
             except Exception as err:
                 failures.report(prepared.segment, err)
                 continue
-            await meter.send("plans", send, planned)
+            head_start = trio.Event()
+            await meter.send("plans", send, (planned, head_start))
 
 
 async def decode(
-    receive: trio.MemoryReceiveChannel[Any],
+    receive: trio.MemoryReceiveChannel[tuple[Any, trio.Event]],
     send: trio.MemorySendChannel[tuple[Segment, AudioChunk]],
     backend: Any,
+    head_start_s: float,
     meter: Meter,
     failures: Failures,
 ) -> None:
-    """Frame plans → audio chunks, small first, in order."""
+    """Frame plans → audio chunks, small first, in order.
+
+    Sets a plan's head-start event once ``head_start_s`` of its audio is
+    decoded (or all of it): from then on the next segment may be encoded.
+    """
+    head_start_samples = head_start_s * backend.sample_rate_hz
     with receive, send:
-        async for planned in receive:
-            source = backend.chunks(planned)
-            while not source.done:
-                try:
-                    chunk = await backend.next_chunk(source)
-                except Exception as err:  # the rest of this segment is lost, not the stream
-                    failures.report(planned.segment, err)
-                    break
-                await meter.send("chunks", send, (planned.segment, chunk))
+        async for planned, head_start in receive:
+            decoded = 0
+            try:
+                source = backend.chunks(planned)
+                while not source.done:
+                    try:
+                        chunk = await backend.next_chunk(source)
+                    except Exception as err:  # the rest of this segment is lost, not the stream
+                        failures.report(planned.segment, err)
+                        break
+                    decoded += chunk.samples.size
+                    if decoded >= head_start_samples:
+                        head_start.set()
+                    await meter.send("chunks", send, (planned.segment, chunk))
+            finally:
+                head_start.set()
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,12 @@ class EngineOptions:
     - ``sentence_gap_s``: silence added between segments.
     - ``gain``: output gain (1.0 = the voice's own level).
     - ``fade_ms``: fade at barge-in, so the cut does not click.
+    - ``decoder_head_start_s``: the next segment is encoded only once this
+      much of the current one is decoded (or all of it). A segment's first
+      chunks must come out faster than they play (the first, 93 ms of
+      audio, leaves that long for the second); an encoder run beside them
+      halves their share of the cores. 0.5 s is three chunks of the
+      default schedule (8, 20, 50 frames), after which the lead is ample.
     """
 
     synthesis: SynthesisOptions = SynthesisOptions()
@@ -96,6 +102,7 @@ class EngineOptions:
     sentence_gap_s: float = 0.0
     gain: float = 1.0
     fade_ms: float = 5.0
+    decoder_head_start_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not (0.0 < self.stall_s <= 60.0):
@@ -106,3 +113,7 @@ class EngineOptions:
             raise ConfigError(f"gain must be in [0, 4], got {self.gain}")
         if not (0.0 <= self.fade_ms <= 100.0):
             raise ConfigError(f"fade_ms must be in [0, 100], got {self.fade_ms}")
+        if not (0.0 <= self.decoder_head_start_s <= 60.0):
+            raise ConfigError(
+                f"decoder_head_start_s must be in [0, 60], got {self.decoder_head_start_s}"
+            )

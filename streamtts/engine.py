@@ -278,7 +278,13 @@ class Engine:
                 actors.encode, pho_receive, plan_send, self.backend, rng, meter, failures
             )
             nursery.start_soon(
-                actors.decode, plan_receive, chunk_send, self.backend, meter, failures
+                actors.decode,
+                plan_receive,
+                chunk_send,
+                self.backend,
+                self.options.decoder_head_start_s,
+                meter,
+                failures,
             )
             nursery.start_soon(
                 actors.play,

@@ -6,7 +6,9 @@ and fast; the real voice is tested end to end elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import random
+from typing import Any
 
 import pytest
 import trio
@@ -54,6 +56,65 @@ async def test_ttfa_counts_from_the_piece_that_completes_the_segment(
             await stream.send(" And")  # makes the boundary certain
         assert stream.result is not None
     assert stream.result.stats.ttfa_s == pytest.approx(0.03)
+
+
+class _LoggedBackend(FakeBackend):
+    """Notes when each segment's encoder starts and how much of each
+    segment has been decoded, in virtual time."""
+
+    def __init__(self, **costs: Any) -> None:
+        super().__init__(**costs)
+        self.encode_started: dict[int, float] = {}
+        self.decoded: dict[int, list[tuple[float, int, bool]]] = {}
+
+    async def encode(self, prepared: Any, rng: Any) -> Any:
+        self.encode_started[prepared.segment.index] = trio.current_time()
+        return await super().encode(prepared, rng)
+
+    async def next_chunk(self, source: Any) -> Any:
+        chunk = await super().next_chunk(source)
+        done = self.decoded.setdefault(chunk.segment_index, [])
+        total = (done[-1][1] if done else 0) + chunk.samples.size
+        done.append((trio.current_time(), total, chunk.is_last))
+        return chunk
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The first sentence is long enough to play for a while. The second one is long too. "
+        "And a third one follows them.",
+        "Oh. Yes. Fine, thanks. Then the long one comes last of all.",  # shorter than 0.5 s
+    ],
+)
+async def test_next_segment_waits_for_the_decoders_head_start(
+    autojump_clock: trio.abc.Clock, text: str
+) -> None:
+    """The encoder never runs beside a segment's first chunks: segment k+1
+    is encoded once 0.5 s of segment k is decoded, or all of it."""
+    rate = 8000
+    backend = _LoggedBackend(
+        sample_rate_hz=rate,
+        encode_s=0.02,
+        first_chunk_s=0.015,
+        chunk_s=0.03,
+        first_chunk_samples=800,
+        chunk_samples=1600,
+    )
+    options = EngineOptions(decoder_head_start_s=0.5)
+    async with open_engine(backend=backend, sink=FakeSink(), options=options) as engine:
+        result = await engine.say(text)
+    assert not result.interrupted
+    segments = sorted(backend.encode_started)
+    assert len(segments) >= 3
+    assert result.stats.ttfa_s == pytest.approx(0.001 + 0.02 + 0.015)  # the first is not held
+    for before, after in itertools.pairwise(segments):
+        released = next(
+            at for at, total, last in backend.decoded[before] if total >= 0.5 * rate or last
+        )
+        assert backend.encode_started[after] >= released
+        # ...and not later than needed: the encoder was waiting for exactly that.
+        assert backend.encode_started[after] == pytest.approx(released)
 
 
 async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Clock) -> None:
