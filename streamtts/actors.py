@@ -39,6 +39,10 @@ _log = logging.getLogger(__name__)
 AUDIBLE_THRESHOLD = 1e-3
 
 
+# Longest stretch of text handed to the segmenter at once (about 1 ms of work).
+_SEGMENTER_SLICE_CHARS = 1000
+
+
 @dataclass(frozen=True)
 class TextPiece:
     text: str
@@ -77,24 +81,37 @@ async def segment_text(
     with receive, send:
         last_handed = None
         while True:
-            segments: list[Segment] = []
             with trio.move_on_after(stall_s) as waiting:
                 try:
                     piece = await receive.receive()
                 except trio.EndOfChannel:
                     break
                 last_handed = piece.handed_at_s
-                segments = segmenter.feed(piece.text)
-            if waiting.cancelled_caught and segmenter.pending_chars:
-                segments = segmenter.stall()
-            for segment in segments:
-                if clock.first_segment_text_at_s is None and last_handed is not None:
-                    clock.first_segment_text_at_s = last_handed
-                await meter.send("segments", send, segment)
+            if waiting.cancelled_caught:
+                if segmenter.pending_chars:
+                    for segment in segmenter.stall():
+                        await _send_segment(send, segment, meter, clock, last_handed)
+                continue
+            # A long text is fed a slice at a time, so its first sentence
+            # goes out before the rest is split (an hour of text takes the
+            # segmenter ~40 ms); the segmenter does not mind where pieces end.
+            for start in range(0, len(piece.text), _SEGMENTER_SLICE_CHARS):
+                for segment in segmenter.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS]):
+                    await _send_segment(send, segment, meter, clock, last_handed)
         for segment in segmenter.flush():
-            if clock.first_segment_text_at_s is None and last_handed is not None:
-                clock.first_segment_text_at_s = last_handed
-            await meter.send("segments", send, segment)
+            await _send_segment(send, segment, meter, clock, last_handed)
+
+
+async def _send_segment(
+    send: trio.MemorySendChannel[Segment],
+    segment: Segment,
+    meter: Meter,
+    clock: Clock,
+    handed_at_s: float | None,
+) -> None:
+    if clock.first_segment_text_at_s is None and handed_at_s is not None:
+        clock.first_segment_text_at_s = handed_at_s
+    await meter.send("segments", send, segment)
 
 
 class Failures:

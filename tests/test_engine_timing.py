@@ -117,6 +117,39 @@ async def test_next_segment_waits_for_the_decoders_head_start(
         assert backend.encode_started[after] == pytest.approx(released)
 
 
+async def test_a_long_text_starts_before_it_is_all_split(
+    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long text given whole: the first sentence is on its way after the
+    segmenter has seen a slice of it, not all of it (an hour of text takes
+    it ~40 ms, all before the first audio)."""
+    import streamtts.engine
+
+    fed_when_first_prepared: list[int] = []
+
+    class CountingSegmenter(streamtts.engine.Segmenter):
+        fed = 0
+
+        def feed(self, text: str) -> list[Any]:
+            CountingSegmenter.fed += len(text)
+            return super().feed(text)
+
+    class Backend(FakeBackend):
+        async def prepare(self, segment: Any) -> Any:
+            if not fed_when_first_prepared:
+                fed_when_first_prepared.append(CountingSegmenter.fed)
+            return await super().prepare(segment)
+
+    monkeypatch.setattr(streamtts.engine, "Segmenter", CountingSegmenter)
+    text = " ".join(f"This is sentence number {i} of a long text." for i in range(400))
+    backend = Backend(encode_s=0.001, first_chunk_s=0.001, chunk_s=0.001)
+    async with open_engine(backend=backend, sink=FakeSink(slowdown=0.01)) as engine:
+        result = await engine.say(text)
+    assert not result.interrupted and result.stats.segments == 400
+    assert CountingSegmenter.fed == len(text)
+    assert fed_when_first_prepared[0] <= 2000
+
+
 async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Clock) -> None:
     backend = FakeBackend(encode_s=0.001, first_chunk_s=0.001, chunk_s=0.001)
     sink = FakeSink(queue_s=0.2, slowdown=3.0)
