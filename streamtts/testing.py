@@ -228,10 +228,12 @@ class FakeSink(Sink):
 class MonitorRecorder:
     """Records a sound server's monitor (what was played), block by block.
 
-    Each block is stamped with ``time.perf_counter()`` when it arrived, so
-    :meth:`time_of` can say when a recorded sample was played. Use as a
-    context manager around the playing; it waits 0.3 s on both sides (a
-    monitor delivers audio only from when a recorder connects).
+    Each block is stamped with the time its first sample was captured, as
+    PortAudio reports it (``inputBufferAdcTime``), moved onto
+    ``time.perf_counter()``'s clock, so :meth:`time_of` can say when a
+    recorded sample was played. Use as a context manager around the
+    playing; it waits 0.3 s on both sides (a monitor delivers audio only
+    from when a recorder connects).
     """
 
     def __init__(self, sd: Any, device: str, rate: int) -> None:
@@ -247,7 +249,11 @@ class MonitorRecorder:
         )
 
     def _callback(self, data: np.ndarray, frames: int, when: Any, status: Any) -> None:
-        self.blocks.append((time.perf_counter(), data[:, 0].copy()))
+        now = time.perf_counter()
+        age = when.currentTime - when.inputBufferAdcTime
+        if not 0.0 <= age < 10.0:  # a host API that does not say
+            age = self.stream.latency + frames / self.rate
+        self.blocks.append((now - age, data[:, 0].copy()))
 
     def __enter__(self) -> MonitorRecorder:
         self.stream.start()
@@ -266,11 +272,9 @@ class MonitorRecorder:
     def time_of(self, index: int) -> float:
         """``perf_counter()`` time at which recorded sample ``index`` was played."""
         seen = 0
-        for stamp, block in self.blocks:
+        for captured_at, block in self.blocks:
             if index < seen + block.size:
-                return float(
-                    stamp - (block.size - (index - seen)) / self.rate - self.stream.latency
-                )
+                return float(captured_at + (index - seen) / self.rate)
             seen += block.size
         raise IndexError(index)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,14 @@ from ..dsp.resample import StreamResampler
 from ..dsp.ring import SampleRing, warm_up
 from ..errors import AudioDeviceError
 from .base import Sink
+from .playback_clock import PlaybackClock
 
 __all__ = ["SoundCardSink", "list_output_devices"]
 
 _log = logging.getLogger(__name__)
 
+# Blocks to see before the measured latency replaces PortAudio's nominal one.
+_BLOCKS_TO_MEASURE = 20
 # No callback for this long while audio waits means the device is gone.
 _DEVICE_SILENCE_TIMEOUT_S = 2.0
 _TAIL_GUARD_S = 0.1  # PortAudio/ALSA drop ~30-40 ms at stop
@@ -70,6 +74,9 @@ class SoundCardSink(Sink):
 
     - ``device``: a name (substring) or index; None for the default output.
     - ``latency_s``: PortAudio's buffer; larger survives a busier machine.
+      The sink's own ``latency_s`` is what it measures once playing: the
+      longest wait for a callback plus the longest callback-to-DAC delay
+      PortAudio reported (see :mod:`.playback_clock`).
     - ``ring_s``: audio queued ahead of the device (barge-in drops it).
     - ``block_ms``: callback period.
     """
@@ -91,6 +98,8 @@ class SoundCardSink(Sink):
         self.fade_ms = fade_ms
         self._stream: Any = None
         self._ring: SampleRing | None = None
+        self._clock: PlaybackClock | None = None
+        self._trio_minus_perf = 0.0  # trio.current_time() - time.perf_counter()
         self._resampler: StreamResampler | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._wake_pending = False
@@ -115,8 +124,10 @@ class SoundCardSink(Sink):
             int(self.fade_ms * self.sample_rate_hz / 1000),
         )
         self._resampler = StreamResampler(voice_rate_hz, self.sample_rate_hz)
+        self._clock = PlaybackClock(self.sample_rate_hz)
         warm_up()  # compile now, never in the callback
         self._token = trio.lowlevel.current_trio_token()
+        self._trio_minus_perf = trio.current_time() - time.perf_counter()
         blocksize = max(16, int(self.block_ms * self.sample_rate_hz / 1000))
         try:
             self._stream = sd.OutputStream(
@@ -158,11 +169,17 @@ class SoundCardSink(Sink):
 
     # -- the real-time side --------------------------------------------------------
 
-    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, outdata: np.ndarray, frames: int, when: Any, status: Any) -> None:
         try:
-            ring = self._ring
-            assert ring is not None
-            ring.read_into(outdata.reshape(-1))
+            ring, clock = self._ring, self._clock
+            assert ring is not None and clock is not None
+            position = ring.read
+            taken = ring.read_into(outdata.reshape(-1))
+            now = time.perf_counter()
+            delay = when.outputBufferDacTime - when.currentTime
+            if not 0.0 < delay < 10.0:  # a host API that does not say
+                delay = self.latency_s
+            clock.block(position, taken, now, now + delay)
             if status.output_underflow:
                 self._device_underflows += 1
             if not self._wake_pending:
@@ -181,6 +198,9 @@ class SoundCardSink(Sink):
 
     def _on_block(self) -> None:
         self._wake_pending = False
+        clock = self._clock
+        if clock is not None and clock.blocks >= _BLOCKS_TO_MEASURE:
+            self.latency_s = clock.callback_gap_s() + clock.delay_s()
         self._notify()
 
     # -- the producer side ---------------------------------------------------------
@@ -230,11 +250,23 @@ class SoundCardSink(Sink):
             self._ring.set_active(active)
 
     def heard(self) -> int:
-        ring = self._ring
-        if ring is None:
+        clock = self._clock
+        if clock is None:
             return 0
-        behind = int(self.latency_s * self.sample_rate_hz)
-        return max(0, min(self._accepted, ring.read - behind))
+        return max(0, min(self._accepted, clock.heard_by(time.perf_counter())))
+
+    async def wait_heard(self, position: int) -> None:
+        """Return when sample ``position - 1`` is heard, to the millisecond:
+        once a callback has taken it, sleep until the device plays it."""
+        clock = self._clock
+        assert clock is not None
+        while self.heard() < position:
+            at = clock.time_heard(position - 1)
+            if at is not None:
+                await trio.sleep_until(at + 1 / self.sample_rate_hz + self._trio_minus_perf)
+                return
+            self._check_alive()
+            await self._wait_block()
 
     async def drain(self) -> None:
         ring = self._ring
