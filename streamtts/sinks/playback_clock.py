@@ -59,24 +59,25 @@ class PlaybackClock:
             k = n % self._size
             started = self._heard_at[k]
             if started <= now:
-                into = int((now - started) * self.rate_hz)
+                into = int((now - started) * self.rate_hz + 1e-6)  # float error, not a sample
                 return int(self._position[k] + min(self._samples[k], into))
         return 0
 
     def time_heard(self, position: int) -> float | None:
         """When stream sample ``position`` is (or was) heard; None until a
-        callback has taken it."""
-        oldest = None
+        callback has taken it. Samples a barge-in dropped count as heard
+        when the block after the drop is."""
+        newer = None
         for n in self._recent():
             k = n % self._size
             first = int(self._position[k])
             if first <= position < first + self._samples[k]:
                 return float(self._heard_at[k] + (position - first) / self.rate_hz)
             if first + self._samples[k] <= position:
-                return None  # newer than every sample taken so far
-            oldest = k
+                return None if newer is None else float(self._heard_at[newer])
+            newer = k
         # Older than the history: heard long ago.
-        return None if oldest is None else float(self._heard_at[oldest])
+        return None if newer is None else float(self._heard_at[newer])
 
     @property
     def blocks(self) -> int:
