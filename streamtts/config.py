@@ -68,7 +68,7 @@ class ChannelSizes:
     # delay. Each plan holds its prior sample (~0.4 MB per 5 s of speech).
     plans: int = 1
     # Decoder → output: chunks run ahead of the sink by at most this many
-    # (the largest chunk is 256 frames, 3 s at 22 kHz, 256 KB).
+    # (the largest chunk is 128 frames, 1.5 s at 22 kHz, 128 KB).
     chunks: int = 2
     # Output → event dispatcher: word marks waiting to be heard.
     marks: int = 256

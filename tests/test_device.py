@@ -116,7 +116,8 @@ async def test_what_is_played_is_what_the_engine_produced(backend: VoiceBackend)
         f"{1000 * (predicted - arrived):+.1f} ms from the monitor's capture; "
         f"ttfa {1000 * stats.ttfa_s:.1f} ms"
     )
-    assert 0.0 <= delay <= sink.latency_s + 0.002
+    # (+10 ms: the delay to the DAC differs block to block within a burst)
+    assert 0.0 <= delay <= sink.latency_s + 0.010
     assert -0.002 <= predicted - arrived <= 0.015
 
 

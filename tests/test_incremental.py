@@ -111,7 +111,7 @@ def test_words_map_to_their_text(voice: PiperVoice) -> None:
 def test_schedule_sizes_cover_the_frames() -> None:
     schedule = ChunkSchedule(first_chunk_frames=8, growth=3.0, max_chunk_frames=100)
     assert list(schedule.sizes(500)) == [8, 24, 72, 100, 100, 100, 96]
-    assert list(ChunkSchedule().sizes(600)) == [8, 20, 50, 125, 256, 141]
+    assert list(ChunkSchedule().sizes(600)) == [8, 20, 50, 125, 128, 128, 128, 13]
     assert list(schedule.sizes(5)) == [5]
     assert list(schedule.sizes(0)) == []
     with pytest.raises(ConfigError):

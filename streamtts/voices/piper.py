@@ -101,7 +101,7 @@ def _session_options(arena: bool) -> Any:
 # Parts that run with onnxruntime's arena, and whether it is shrunk back to
 # its first block after each run.
 _ARENA = {"encoder": True, "flow": True, "decoder": False, "whole": True}
-_SHRINK_AFTER_RUN = {"encoder", "whole"}
+_SHRINK_AFTER_RUN = {"encoder", "flow", "whole"}
 
 
 def _run_options(part: str) -> Any:
@@ -329,7 +329,7 @@ class PiperVoice:
                 feeds[name] = plan.frame_inputs[name][:, :, start:stop]
             else:
                 feeds[name] = plan.fixed_inputs[name]
-        return self._sessions["flow"].run(None, feeds)[0]
+        return self._sessions["flow"].run(None, feeds, self._run_options["flow"])[0]
 
     def decode(self, plan: FramePlan, z: np.ndarray) -> np.ndarray:
         """The vocoder: z [1, channels, n] → float32 samples [n * samples_per_frame]."""
