@@ -1,6 +1,6 @@
 """streamtts against piper-tts, side by side, in one run on this machine.
 
-    .venv/bin/python benchmarks/run.py            # full (about 30 minutes)
+    .venv/bin/python benchmarks/run.py            # full (about 22 minutes)
     .venv/bin/python benchmarks/run.py --quick    # a few minutes
 
 Measures, interleaving the two engines on the same voice and scales:
@@ -271,8 +271,22 @@ def playback_soak(minutes: float, latency_s: float, results: dict[str, Any]) -> 
             async with open_engine(
                 sink=sink, options=EngineOptions(synthesis=SynthesisOptions(**SCALES))
             ) as engine:
-                result = await engine.say(text)
+                underrun_at_s: list[float] = []  # when each gap happened, for the report
+
+                async def watch(started: float) -> None:
+                    seen = 0
+                    while True:
+                        await trio.sleep(0.01)
+                        while sink.underruns > seen:
+                            seen += 1
+                            underrun_at_s.append(round(trio.current_time() - started, 2))
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch, trio.current_time())
+                    result = await engine.say(text)
+                    nursery.cancel_scope.cancel()
                 return {
+                    "underrun_at_s": underrun_at_s,
                     "minutes_audio": result.stats.audio_s / 60,
                     "underruns": result.stats.underruns,
                     "device_underflows": sink.device_underflows,

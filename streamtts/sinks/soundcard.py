@@ -30,6 +30,8 @@ __all__ = ["SoundCardSink", "list_output_devices"]
 
 _log = logging.getLogger(__name__)
 
+# Real-time playing the device must show before the sink is ready (_settle).
+_SETTLE_S = 0.1
 # Blocks to see before the measured latency replaces PortAudio's nominal one.
 _BLOCKS_TO_MEASURE = 20
 # No callback for this long while audio waits means the device is gone.
@@ -147,12 +149,32 @@ class SoundCardSink(Sink):
                 "busy, or choose another with --device"
             ) from err
         self.latency_s = float(self._stream.latency)
+        await self._settle(blocksize)
         _log.info(
             "sound device %r at %d Hz, latency %.0f ms",
             info["name"],
             self.sample_rate_hz,
             1000 * self.latency_s,
         )
+
+    async def _settle(self, blocksize: int) -> None:
+        """Return once the device paces itself in real time.
+
+        Right after it starts, a device takes its whole buffer at once and
+        then catches up in bursts (PulseAudio here: 24 blocks at once, 6 more
+        90 ms later), faster than real time: speech written then drains the
+        ring and gaps (seen about once in 20 fresh starts). So the sink is
+        ready once the device has taken its latency's worth plus
+        ``_SETTLE_S``, which costs about that 0.1 s once, at start.
+        """
+        clock = self._clock
+        assert clock is not None
+        wanted = (self.latency_s + _SETTLE_S) * self.sample_rate_hz
+        with trio.move_on_after(self.latency_s + _DEVICE_SILENCE_TIMEOUT_S):
+            while clock.blocks * blocksize < wanted:
+                self._check_alive()
+                event = self._progress
+                await event.wait()
 
     async def aclose(self) -> None:
         stream, self._stream = self._stream, None

@@ -27,9 +27,10 @@ from .piper import FramePlan, PiperVoice
 
 __all__ = ["ChunkSchedule", "IncrementalDecoder", "SegmentTiming", "segment_timing"]
 
-# The flow runs ahead of the decoder in blocks that double up to this size:
-# big enough that its fixed cost and context are paid rarely.
-_FLOW_BLOCK_FRAMES = 1024
+# The flow runs ahead of the decoder in blocks of up to this many frames:
+# big enough that its fixed cost and context are paid rarely (64 context
+# frames per 512), small enough that its working memory stays near 7 MB.
+_FLOW_BLOCK_FRAMES = 512
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class IncrementalDecoder:
 
         The flow costs about 3-7 ms a call plus 0.15 ms a frame on the
         default voice. The first call does what the first two chunks need;
-        the next runs 64 frames further; later calls run up to 1024 frames
+        the next runs 64 frames further; later calls run up to 512 frames
         ahead, so the fixed cost and the context are paid rarely.
         """
         if frame <= self._z_ready:
