@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py            # full (about 22 minutes)
     .venv/bin/python benchmarks/run.py --quick    # a few minutes
 
-Measures, interleaving the two engines on the same voice and scales:
+Measures the two engines on the same voice and scales, in one run:
 warm TTFA on sentences, paragraphs and a simulated LLM token stream; cold
 start; RTF and CPU seconds per audio second; RSS over a long render;
 underruns in real-time playback with the other core busy; barge-in latency

@@ -91,8 +91,11 @@ class PlaybackClock:
     def callback_gap_s(self) -> float:
         """Longest pause between callbacks over the recent blocks: how long a
         sample written to an empty ring may wait before a callback takes it."""
-        n = min(self._count, self._size)
-        if n < 2:
+        if self._count < 2:
             return 0.0
-        order = [k % self._size for k in range(self._count - n, self._count)]
-        return float(np.diff(self._called_at[order]).max())
+        if self._count <= self._size:
+            called_at = self._called_at[: self._count]
+        else:  # oldest first: the ring wraps at the next slot to write
+            newest_end = self._count % self._size
+            called_at = np.concatenate((self._called_at[newest_end:], self._called_at[:newest_end]))
+        return float(np.diff(called_at).max())

@@ -87,29 +87,27 @@ def _session_options(arena: bool) -> Any:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    # onnxruntime's arena keeps the largest run's buffers for good: the
-    # decoder's are tens of megabytes (RSS 355 MB instead of 240 MB with
-    # one), so it runs without (about 20% slower). The encoder runs twice as
-    # fast with one (a 313-id sentence: 53 ms, 105 ms without) and gives it
-    # back after every run (_SHRINK_ARENA); the flow's tensors are small, so
-    # it keeps its arena. With glibc tamed (_memory.py), memory stays flat
-    # however long the text.
+    # See _ARENA_PARTS for which parts get onnxruntime's arena and why.
     options.enable_cpu_mem_arena = arena
     return options
 
 
-# Parts that run with onnxruntime's arena, and whether it is shrunk back to
-# its first block after each run.
-_ARENA = {"encoder": True, "flow": True, "decoder": False, "whole": True}
-_SHRINK_AFTER_RUN = {"encoder", "flow", "whole"}
+# Parts that run with onnxruntime's arena, shrunk back to its first block
+# after every run (_shrinking_run_options); kept, an arena would hold the
+# largest run's buffers for good. The encoder runs twice as fast with one
+# (a 313-id sentence: 53 ms, 105 ms without); shrunk, the encoder's and the
+# flow's leave RSS flat. The decoder runs without (about 20% slower): kept,
+# its arena held tens of megabytes (RSS 355 MB instead of 240 MB), and
+# shrunk it was no faster than none. With glibc tamed (_memory.py), memory
+# stays flat however long the text.
+_ARENA_PARTS = frozenset({"encoder", "flow", "whole"})
 
 
-def _run_options(part: str) -> Any:
+def _shrinking_run_options() -> Any:
     import onnxruntime as ort
 
     options = ort.RunOptions()
-    if part in _SHRINK_AFTER_RUN:
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return options
 
 
@@ -120,7 +118,7 @@ def _session(model: bytes | Path, part: str = "whole") -> Any:
 
     limit_allocator_retention()
     source = str(model) if isinstance(model, Path) else model
-    options = _session_options(arena=_ARENA[part])
+    options = _session_options(arena=part in _ARENA_PARTS)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
@@ -159,7 +157,7 @@ class PiperVoice:
         self.samples_per_frame = int(extra.get("samples_per_frame", 256))
         self.flow_context_frames = int(extra.get("flow_context_frames", 32))
         self.decoder_context_frames = int(extra.get("decoder_context_frames", 16))
-        self._run_options = {part: _run_options(part) for part in _ARENA}
+        self._shrink_arena = _shrinking_run_options()
 
     def __repr__(self) -> str:
         mode = "streaming" if self.can_stream else "whole-segment only"
@@ -300,7 +298,7 @@ class PiperVoice:
             )
         encoder = self._sessions["encoder"]
         names = [o.name for o in encoder.get_outputs()]
-        outputs = encoder.run(None, feeds, self._run_options["encoder"])
+        outputs = encoder.run(None, feeds, self._shrink_arena)
         results = dict(zip(names, outputs, strict=True))
         m_p = results[info.m_p]
         logs_p = results[info.logs_p]
@@ -329,7 +327,7 @@ class PiperVoice:
                 feeds[name] = plan.frame_inputs[name][:, :, start:stop]
             else:
                 feeds[name] = plan.fixed_inputs[name]
-        return self._sessions["flow"].run(None, feeds, self._run_options["flow"])[0]
+        return self._sessions["flow"].run(None, feeds, self._shrink_arena)[0]
 
     def decode(self, plan: FramePlan, z: np.ndarray) -> np.ndarray:
         """The vocoder: z [1, channels, n] → float32 samples [n * samples_per_frame]."""
@@ -355,7 +353,7 @@ class PiperVoice:
 
     def _whole_graph(self, ids: PhonemeIds, options: SynthesisOptions) -> np.ndarray:
         feeds = self._text_feeds(ids, options)
-        audio = self._sessions["whole"].run(None, feeds, self._run_options["whole"])[0]
+        audio = self._sessions["whole"].run(None, feeds, self._shrink_arena)[0]
         return audio.reshape(-1).astype(np.float32, copy=False)
 
 
