@@ -358,13 +358,20 @@ async def open_engine(
             yield engine
         with trio.CancelScope(shield=True):
             await sink.aclose()
-            await _close_backend(backend)
     except BaseException:
+        # A dead device fails these too; the error on its way out says more.
         with trio.CancelScope(shield=True), trio.move_on_after(5.0):
-            await sink.interrupt()
-            await sink.aclose()
-            await _close_backend(backend)
+            with contextlib.suppress(Exception):
+                await sink.interrupt()
+            with contextlib.suppress(Exception):
+                await sink.aclose()
         raise
+    finally:
+        # Always, and outside the sink's time limit: a model call still
+        # running in a worker thread when the interpreter exits aborts it
+        # (onnxruntime's thread pool: "terminate called", SIGABRT).
+        with trio.CancelScope(shield=True):
+            await _close_backend(backend)
 
 
 async def _close_backend(backend: Any) -> None:
