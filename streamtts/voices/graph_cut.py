@@ -14,7 +14,9 @@ found by structure, not by tensor names alone:
 - the decoder starts at the data input of its first convolution (the
   ``dec.conv_pre`` weights, or the first node of the ``/dec/`` scope);
 - the flow is every node on a path from the prior sample to that input;
-- the frames of each phoneme id are the output of the graph's ``Ceil``.
+- the frames of each phoneme id are the output of the graph's ``Ceil``;
+- the encoder's layer norms, exported op by op, are folded into single
+  nodes (``layer_norm_fusion``).
 
 Tensors the flow or decoder need from elsewhere (the frame mask, a speaker
 embedding) become extra outputs of the encoder and inputs of the part.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
+
+from .layer_norm_fusion import fuse_layer_norms
 
 if TYPE_CHECKING:  # onnx is slow to import and only needed to cut a new voice
     import onnx
@@ -226,6 +230,7 @@ def cut_piper_graph(model: onnx.ModelProto) -> CutGraph:
         decoder = extractor.extract_model([z, *decoder_externals], [audio])
     except Exception as err:  # onnx raises bare errors for unreachable tensors
         raise CutError(f"extracting the parts failed: {err}") from err
+    fuse_layer_norms(encoder)
     for part, expected in ((flow, [z_p, *flow_externals]), (decoder, [z, *decoder_externals])):
         got = [i.name for i in part.graph.input]
         if sorted(got) != sorted(expected):

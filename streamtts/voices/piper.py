@@ -35,7 +35,7 @@ __all__ = ["FramePlan", "PiperVoice", "default_cache_dir"]
 
 _log = logging.getLogger(__name__)
 
-CUT_FORMAT = "cut-v2"  # bump when the cut's files or meaning change
+CUT_FORMAT = "cut-v3"  # bump when the cut's files or meaning change
 _VERIFY_TOLERANCE = 1e-4
 
 
