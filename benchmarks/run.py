@@ -125,7 +125,7 @@ async def warm_ttfa(repeats: int, results: dict[str, Any]) -> None:
         corpora = {"sentences": SENTENCES, "paragraphs": PARAGRAPHS, "llm_stream": LLM_REPLIES}
         for corpus_name, corpus in corpora.items():
             rows = samples.setdefault(corpus_name, {"streamtts": [], "piper": []})
-            turns = repeats if corpus_name != "llm_stream" else max(2, repeats // 2)
+            turns = repeats
             for turn in range(turns):
                 order = [("streamtts", ours), ("piper", theirs)]
                 for name, first_audio in order if turn % 2 == 0 else order[::-1]:
