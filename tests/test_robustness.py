@@ -196,10 +196,23 @@ async def test_a_worker_thread_that_raises_loses_one_segment_only(
     assert result.stats.failed_segments == 1
 
 
+# A shell without job control starts `cmd &` with SIGINT ignored and its
+# children inherit that (CI runners can run us so); a streamtts started
+# that way rightly ignores Ctrl-C. This test is about a person pressing
+# Ctrl-C in a terminal, so the child first takes Python's usual handler.
+_SPEAK_AS_IN_A_TERMINAL = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from streamtts.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 def test_ctrl_c_mid_utterance_exits_cleanly(tmp_path: Path, cache_dir: Path) -> None:
     text = " ".join(["This text is long enough to still be speaking when interrupted."] * 40)
+    command = ["speak", "--out", "-", "--format", "raw", text]
     speaker = subprocess.Popen(
-        [sys.executable, "-m", "streamtts", "speak", "--out", "-", "--format", "raw", text],
+        [sys.executable, "-c", _SPEAK_AS_IN_A_TERMINAL, *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
