@@ -199,12 +199,12 @@ async def test_a_worker_thread_that_raises_loses_one_segment_only(
 # A shell without job control starts `cmd &` with SIGINT ignored and its
 # children inherit that (CI runners can run us so); a streamtts started
 # that way rightly ignores Ctrl-C. This test is about a person pressing
-# Ctrl-C in a terminal, so the child first takes Python's usual handler.
+# Ctrl-C in a terminal, so the child first takes Python's usual handler,
+# then runs `python -m streamtts` itself.
 _SPEAK_AS_IN_A_TERMINAL = (
-    "import signal, sys\n"
+    "import runpy, signal\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-    "from streamtts.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "runpy.run_module('streamtts', run_name='__main__', alter_sys=True)\n"
 )
 
 
