@@ -3,28 +3,33 @@
 Each actor owns its receive and send ends and closes both with a plain
 ``with receive, send:``: end of stream flows forward as ``EndOfChannel``,
 a consumer that went away flows backward as ``BrokenResourceError``. The
-logic lives in the sans-IO cores (segmenter, incremental decoder, ring);
-actors only receive, call, and send.
+logic lives in the sans-IO cores (segmenter, synthesis core, output core);
+actors only receive, call, and send. The messages are in ``messages.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TypeVar
 
-import numpy as np
 import trio
 
-from .dsp import _kernels as kernels
-from .events import SegmentFailed, SegmentStarted, UtteranceStats, WordStarted
-from .messages import AudioChunk
+from .backend import Backend
+from .events import Event, SegmentFailed, SegmentStarted, UtteranceStats, WordStarted
+from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
+from .output import OutputCore
 from .sinks.base import Sink
-from .text.segmenter import Segment, Segmenter
+from .synthesis import next_part_offset
+from .text.segmenter import Segmenter
 
 __all__ = [
-    "TextPiece",
+    "Clock",
+    "Failures",
+    "HeadStartGate",
+    "Heard",
+    "Meter",
     "announce",
     "decode",
     "encode",
@@ -35,18 +40,10 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-# A sample at or below this (-60 dBFS) is silence for TTFA purposes.
-AUDIBLE_THRESHOLD = 1e-3
-
+T = TypeVar("T")
 
 # Longest stretch of text handed to the segmenter at once (about 1 ms of work).
 _SEGMENTER_SLICE_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class TextPiece:
-    text: str
-    handed_at_s: float  # when the caller gave it to the engine
 
 
 class Meter:
@@ -55,7 +52,7 @@ class Meter:
     def __init__(self, stats: UtteranceStats) -> None:
         self.stats = stats
 
-    async def send(self, name: str, channel: trio.MemorySendChannel[Any], item: object) -> None:
+    async def send(self, name: str, channel: trio.MemorySendChannel[T], item: T) -> None:
         await channel.send(item)
         used = channel.statistics().current_buffer_used
         peaks = self.stats.peak_buffers
@@ -67,6 +64,49 @@ class Clock:
     """When the text that completed the first segment was handed over."""
 
     first_segment_text_at_s: float | None = None
+
+
+@dataclass
+class Heard:
+    """The last segment and word heard in an utterance (for its result)."""
+
+    segment: SegmentStarted | None = None
+    word: WordStarted | None = None
+
+
+class HeadStartGate:
+    """Lets the encoder start the next segment only once the decoder has a
+    head start on the one before.
+
+    A segment's first chunks must come out faster than they play (the
+    first, 93 ms of audio, leaves that long for the second); an encoder
+    run beside them halves their share of the cores. Made when the graph
+    is wired and shared by the encode and decode actors, which both count
+    plans in channel order: the encoder hands plan n over, the decoder
+    releases plan n; the encoder waits until every plan it handed over is
+    released.
+    """
+
+    def __init__(self) -> None:
+        self._handed = 0
+        self._released = 0
+        self._changed = trio.Event()
+
+    def hand_over(self) -> int:
+        """The encoder made a plan; returns its number (1, 2, ...)."""
+        self._handed += 1
+        return self._handed
+
+    def release(self, plan_number: int) -> None:
+        """The decoder has its head start on plan ``plan_number`` (or is done)."""
+        if plan_number > self._released:
+            self._released = plan_number
+            self._changed.set()
+            self._changed = trio.Event()
+
+    async def wait_open(self) -> None:
+        while self._released < self._handed:
+            await self._changed.wait()
 
 
 async def segment_text(
@@ -121,7 +161,9 @@ class Failures:
     segments after it still play. Only cancellation stops an utterance.
     """
 
-    def __init__(self, utterance: int, stats: UtteranceStats, emit: Any) -> None:
+    def __init__(
+        self, utterance: int, stats: UtteranceStats, emit: Callable[[Event], None]
+    ) -> None:
         self.utterance = utterance
         self.stats = stats
         self.emit = emit
@@ -134,8 +176,8 @@ class Failures:
 
 async def phonemize(
     receive: trio.MemoryReceiveChannel[Segment],
-    send: trio.MemorySendChannel[Any],
-    backend: Any,
+    send: trio.MemorySendChannel[Prepared],
+    backend: Backend,
     meter: Meter,
     failures: Failures,
 ) -> None:
@@ -152,136 +194,82 @@ async def phonemize(
 
 
 async def encode(
-    receive: trio.MemoryReceiveChannel[Any],
-    send: trio.MemorySendChannel[tuple[Any, trio.Event]],
-    backend: Any,
-    rng: np.random.Generator,
+    receive: trio.MemoryReceiveChannel[Prepared],
+    send: trio.MemorySendChannel[Planned],
+    backend: Backend,
+    gate: HeadStartGate,
     meter: Meter,
     failures: Failures,
 ) -> None:
-    """Phonemes → frame plans (encoder, duration predictor, prior sample).
-
-    Each plan travels with an event its decoder sets once it has a head
-    start (see :func:`decode`); the next plan is encoded only then, so the
-    encoder never takes the cores from a segment's first, latency-critical
-    chunks (on a busy machine that gap was an audible underrun).
-    """
+    """Phonemes → plans (encoder, duration predictor, prior sample), each
+    only once the decoder has a head start on the one before."""
+    rng = backend.new_rng()
     with receive, send:
-        head_start: trio.Event | None = None
+        offset = 0  # where the next part starts in its segment
         async for prepared in receive:
-            if head_start is not None:
-                await head_start.wait()
+            await gate.wait_open()
             try:
-                planned = await backend.encode(prepared, rng)
+                planned = await backend.encode(prepared, rng, offset if prepared.part else 0)
             except Exception as err:
                 failures.report(prepared.segment, err)
                 continue
-            head_start = trio.Event()
-            await meter.send("plans", send, (planned, head_start))
+            offset = next_part_offset(planned)
+            gate.hand_over()
+            await meter.send("plans", send, planned)
 
 
 async def decode(
-    receive: trio.MemoryReceiveChannel[tuple[Any, trio.Event]],
-    send: trio.MemorySendChannel[tuple[Segment, AudioChunk]],
-    backend: Any,
+    receive: trio.MemoryReceiveChannel[Planned],
+    send: trio.MemorySendChannel[AudioChunk],
+    backend: Backend,
+    gate: HeadStartGate,
     head_start_s: float,
     meter: Meter,
     failures: Failures,
 ) -> None:
-    """Frame plans → audio chunks, small first, in order.
-
-    Sets a plan's head-start event once ``head_start_s`` of its audio is
-    decoded (or all of it): from then on the next segment may be encoded.
-    """
+    """Plans → audio chunks, small first, in order; opens the gate once
+    ``head_start_s`` of a plan's audio is decoded (or all of it)."""
     head_start_samples = head_start_s * backend.sample_rate_hz
     with receive, send:
-        async for planned, head_start in receive:
+        plan_number = 0
+        async for planned in receive:
+            plan_number += 1
             decoded = 0
             try:
-                source = backend.chunks(planned)
-                while not source.done:
+                while not planned.source.done:
                     try:
-                        chunk = await backend.next_chunk(source)
+                        chunk = await backend.next_chunk(planned)
                     except Exception as err:  # the rest of this segment is lost, not the stream
                         failures.report(planned.segment, err)
                         break
                     decoded += chunk.samples.size
                     if decoded >= head_start_samples:
-                        head_start.set()
-                    await meter.send("chunks", send, (planned.segment, chunk))
+                        gate.release(plan_number)
+                    await meter.send("chunks", send, chunk)
             finally:
-                head_start.set()
-
-
-@dataclass(frozen=True)
-class Mark:
-    """Something to announce once the sink has played ``position``."""
-
-    position: int
-    event: SegmentStarted | WordStarted | None  # None: the first audible sample
+                gate.release(plan_number)
 
 
 async def play(
-    receive: trio.MemoryReceiveChannel[tuple[Segment, AudioChunk]],
+    receive: trio.MemoryReceiveChannel[AudioChunk],
     marks: trio.MemorySendChannel[Mark],
     sink: Sink,
-    voice_rate_hz: int,
-    gain: float,
-    gap_s: float,
-    utterance: int,
-    stats: UtteranceStats,
-    clock: Clock,
+    output: OutputCore,
     meter: Meter,
 ) -> None:
     """Audio chunks → the sink, with gain and segment gaps; marks for events."""
-    ratio = sink.sample_rate_hz / voice_rate_hz
-    gap = np.zeros(int(gap_s * voice_rate_hz), dtype=np.float32)
-    current_segment = -1
-    segment_origin = 0  # sink position of the current segment's first sample
-    heard_first = False
-    audible_at = -1
     with receive, marks:
-        async for segment, chunk in receive:
-            if chunk.segment_index != current_segment:
-                if current_segment >= 0 and gap.size:
-                    await sink.write(gap)
-                current_segment = chunk.segment_index
-                segment_origin = sink.accepted
-                stats.segments += 1
-                started = SegmentStarted(
-                    utterance, segment.index, segment.text, segment.start, math.nan
-                )
-                await meter.send("marks", marks, Mark(segment_origin, started))
-            samples = chunk.samples
-            if gain != 1.0:
-                samples = samples.copy()
-                kernels.apply_gain_ramps(samples, gain, 0, 0)
-            position = sink.accepted
-            if not heard_first:
-                audible_at = int(kernels.first_audible(samples, AUDIBLE_THRESHOLD))
-                if audible_at >= 0:
-                    mark = Mark(position + round(audible_at * ratio), None)
-                    await meter.send("marks", marks, mark)
-            for word in chunk.marks:
-                event = WordStarted(
-                    utterance,
-                    segment.index,
-                    word.text,
-                    segment.start + word.text_start,
-                    segment.start + word.text_end,
-                    math.nan,
-                )
-                mark = Mark(segment_origin + round(word.start_sample * ratio), event)
+        async for chunk in receive:
+            gap = output.gap_before(chunk)
+            if gap is not None:
+                await sink.write(gap)
+            placed = output.place(chunk, sink.accepted)
+            for mark in placed.marks:
                 await meter.send("marks", marks, mark)
-            if not heard_first and stats.audio_s == 0.0:
+            if placed.first_write:
                 sink.set_active(True)
-            await sink.write(samples)
-            stats.audio_s += samples.size / voice_rate_hz
-            if not heard_first and audible_at >= 0:
-                heard_first = True
-                stats.first_audio_written_at_s = trio.current_time()
-                if clock.first_segment_text_at_s is not None:
-                    stats.ttfa_s = trio.current_time() - clock.first_segment_text_at_s
+            await sink.write(placed.samples)
+            output.written(placed, trio.current_time())
         await sink.finish_utterance()
         sink.set_active(False)
 
@@ -289,10 +277,10 @@ async def play(
 async def announce(
     receive: trio.MemoryReceiveChannel[Mark],
     sink: Sink,
-    emit: Any,
+    emit: Callable[[Event], None],
     stats: UtteranceStats,
     clock: Clock,
-    heard: dict[str, Any],
+    heard: Heard,
 ) -> None:
     """Fire each mark's event when the sink has played its position."""
     with receive:
@@ -303,6 +291,9 @@ async def announce(
                 if clock.first_segment_text_at_s is not None:
                     stats.ttfa_heard_s = now - clock.first_segment_text_at_s
                 continue
-            event = replace(mark.event, at_s=now)
-            heard["word" if isinstance(event, WordStarted) else "segment"] = event
-            emit(event)
+            if isinstance(mark.event, WordStarted):
+                heard.word = replace(mark.event, at_s=now)
+                emit(heard.word)
+            else:
+                heard.segment = replace(mark.event, at_s=now)
+                emit(heard.segment)

@@ -248,15 +248,11 @@ async def _stdin_pieces_async() -> AsyncIterator[str]:
 async def _speak_async(
     args: argparse.Namespace, options: SynthesisOptions, text: str | None
 ) -> int:
-    import trio
 
     from .config import EngineOptions
     from .engine import open_engine
     from .events import Event, SegmentStarted
     from .sinks.files import FileSink
-    from .voices.backend import VoiceBackend
-    from .voices.incremental import ChunkSchedule
-    from .voices.registry import load_voice
 
     total: int | None = None
     if text is not None:
@@ -286,17 +282,10 @@ async def _speak_async(
         if isinstance(event, SegmentStarted):
             progress.update(event.text_start, sink.accepted / max(1, sink.sample_rate_hz))
 
-    voice = await trio.to_thread.run_sync(load_voice, args.voice)
-    schedule = ChunkSchedule(100_000, max_chunk_frames=100_000) if args.whole else None
-    backend = VoiceBackend(voice, options, schedule)
-    from .dsp.ring import warm_up
-
-    await trio.to_thread.run_sync(warm_up)
-    await trio.to_thread.run_sync(voice.warm_up)
-    engine_options = EngineOptions(synthesis=options, stall_s=args.stall)
+    engine_options = EngineOptions(synthesis=options, stall_s=args.stall, whole=args.whole)
     try:
         async with open_engine(
-            backend=backend, sink=sink, options=engine_options, on_event=on_event
+            args.voice, sink, options=engine_options, on_event=on_event
         ) as engine:
             async with engine.stream() as stream:
                 async for piece in feed:

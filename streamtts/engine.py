@@ -2,9 +2,10 @@
 
 ::
 
-    caller ─text─► segment_text ─► phonemize ─► encode ─► decode ─► play ─► sink
-                                                                     │
-                                                     announce ◄─marks┘
+    caller ─TextPiece─► segment_text ─Segment─► phonemize ─Prepared─► encode
+          ─Planned─► decode ─AudioChunk─► play ─► sink
+                                           │
+                              announce ◄─Mark┘
 
 Every arrow is a bounded memory channel (sizes in :class:`ChannelSizes`);
 the sink's ``write`` waits when it is full, and so, edge by edge, does
@@ -19,16 +20,19 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from . import actors
+from .backend import Backend
 from .config import EngineOptions
 from .errors import ConfigError, StreamTTSError
 from .events import Event, Interrupted, SegmentStarted, UtteranceDone, UtteranceStats, WordStarted
+from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
+from .output import OutputCore
 from .sinks.base import Sink
 from .text.segmenter import Segmenter, SegmenterOptions
 
@@ -59,7 +63,7 @@ class TextStream:
     has been spoken; ``result`` then says how it ended.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[actors.TextPiece]) -> None:
+    def __init__(self, send: trio.MemorySendChannel[TextPiece]) -> None:
         self._send = send
         self.result: UtteranceResult | None = None
         self.error: BaseException | None = None
@@ -69,7 +73,7 @@ class TextStream:
             raise TypeError(f"text pieces must be str, got {type(piece).__name__}")
         # After an interrupt the utterance is over: the rest of its text is dropped.
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._send.send(actors.TextPiece(piece, trio.current_time()))
+            await self._send.send(TextPiece(piece, trio.current_time()))
 
 
 class Engine:
@@ -80,17 +84,15 @@ class Engine:
 
     def __init__(
         self,
-        backend: Any,
+        backend: Backend,
         sink: Sink,
         options: EngineOptions,
-        segmenter_options: SegmenterOptions,
         nursery: trio.Nursery,
         on_event: Callable[[Event], None] | None,
     ) -> None:
         self.backend = backend
         self.sink = sink
         self.options = options
-        self.segmenter_options = segmenter_options
         self._nursery = nursery
         self._on_event = on_event
         self._turn = trio.Lock()
@@ -98,7 +100,12 @@ class Engine:
         self._stopped = trio.Event()  # set when the current utterance has ended
         self._interrupted_at: float | None = None
         self._count = 0
+        self._closing = trio.Event()
         self.history: list[UtteranceStats] = []
+
+    @property
+    def segmenter_options(self) -> SegmenterOptions:
+        return self.options.segmenter
 
     # -- public API ------------------------------------------------------------
 
@@ -113,7 +120,7 @@ class Engine:
     async def stream(self) -> AsyncIterator[TextStream]:
         """One utterance from text pieces; see :class:`TextStream`."""
         size = self.options.channels.text_pieces
-        send, receive = trio.open_memory_channel[actors.TextPiece](size)
+        send, receive = trio.open_memory_channel[TextPiece](size)
         done = trio.Event()
         stream = TextStream(send)
 
@@ -188,22 +195,28 @@ class Engine:
 
     # -- one utterance -----------------------------------------------------------
 
-    async def _utterance(
-        self, text: trio.MemoryReceiveChannel[actors.TextPiece]
-    ) -> UtteranceResult:
+    async def _utterance(self, text: trio.MemoryReceiveChannel[TextPiece]) -> UtteranceResult:
         async with self._turn:
             self._count += 1
             number = self._count
             stats = UtteranceStats(number)
-            heard: dict[str, Any] = {}
-            compute_before = getattr(self.backend, "compute_s", 0.0)
+            heard = actors.Heard()
+            compute_before = self.backend.compute_s
             underruns_before = self.sink.underruns
+            output = OutputCore(
+                number,
+                self.backend.sample_rate_hz,
+                self.sink.sample_rate_hz or self.backend.sample_rate_hz,
+                self.options.gain,
+                self.options.sentence_gap_s,
+            )
+            clock = actors.Clock()
             try:
                 with trio.CancelScope() as scope:
                     self._current = scope
                     self._stopped = trio.Event()
                     self._interrupted_at = None
-                    await self._graph(text, number, stats, heard)
+                    await self._graph(text, number, stats, heard, output, clock)
                     await self.sink.drain()
             except BaseException:
                 with trio.CancelScope(shield=True):
@@ -224,14 +237,13 @@ class Engine:
             text.close()
             self._current = None
             self._stopped.set()
-            stats.compute_s = getattr(self.backend, "compute_s", 0.0) - compute_before
+            _record_output(stats, output, clock)
+            stats.compute_s = self.backend.compute_s - compute_before
             stats.underruns = self.sink.underruns - underruns_before
             self.history.append(stats)
             if len(self.history) > 100:
                 del self.history[0]
-            result = UtteranceResult(
-                number, interrupted, stats, heard.get("segment"), heard.get("word")
-            )
+            result = UtteranceResult(number, interrupted, stats, heard.segment, heard.word)
             if interrupted:
                 self._emit(Interrupted(number, result.last_segment, result.last_word, stats))
             else:
@@ -245,22 +257,24 @@ class Engine:
 
     async def _graph(
         self,
-        text: trio.MemoryReceiveChannel[actors.TextPiece],
+        text: trio.MemoryReceiveChannel[TextPiece],
         number: int,
         stats: UtteranceStats,
-        heard: dict[str, Any],
+        heard: actors.Heard,
+        output: OutputCore,
+        clock: actors.Clock,
     ) -> None:
         sizes = self.options.channels
         meter = actors.Meter(stats)
-        clock = actors.Clock()
-        seg_send, seg_receive = trio.open_memory_channel[Any](sizes.segments)
-        pho_send, pho_receive = trio.open_memory_channel[Any](sizes.phonemes)
-        plan_send, plan_receive = trio.open_memory_channel[Any](sizes.plans)
-        chunk_send, chunk_receive = trio.open_memory_channel[Any](sizes.chunks)
-        mark_send, mark_receive = trio.open_memory_channel[Any](sizes.marks)
-        segmenter = Segmenter(self.segmenter_options)
-        rng = self.backend.new_rng()
+        seg_send, seg_receive = trio.open_memory_channel[Segment](sizes.segments)
+        pho_send, pho_receive = trio.open_memory_channel[Prepared](sizes.phonemes)
+        plan_send, plan_receive = trio.open_memory_channel[Planned](sizes.plans)
+        chunk_send, chunk_receive = trio.open_memory_channel[AudioChunk](sizes.chunks)
+        mark_send, mark_receive = trio.open_memory_channel[Mark](sizes.marks)
+        segmenter = Segmenter(self.options.segmenter)
+        gate = actors.HeadStartGate()
         failures = actors.Failures(number, stats, self._emit)
+        backend = self.backend
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
                 actors.segment_text,
@@ -271,34 +285,21 @@ class Engine:
                 meter,
                 clock,
             )
+            nursery.start_soon(actors.phonemize, seg_receive, pho_send, backend, meter, failures)
             nursery.start_soon(
-                actors.phonemize, seg_receive, pho_send, self.backend, meter, failures
-            )
-            nursery.start_soon(
-                actors.encode, pho_receive, plan_send, self.backend, rng, meter, failures
+                actors.encode, pho_receive, plan_send, backend, gate, meter, failures
             )
             nursery.start_soon(
                 actors.decode,
                 plan_receive,
                 chunk_send,
-                self.backend,
+                backend,
+                gate,
                 self.options.decoder_head_start_s,
                 meter,
                 failures,
             )
-            nursery.start_soon(
-                actors.play,
-                chunk_receive,
-                mark_send,
-                self.sink,
-                self.backend.sample_rate_hz,
-                self.options.gain,
-                self.options.sentence_gap_s,
-                number,
-                stats,
-                clock,
-                meter,
-            )
+            nursery.start_soon(actors.play, chunk_receive, mark_send, self.sink, output, meter)
             nursery.start_soon(
                 actors.announce, mark_receive, self.sink, self._emit, stats, clock, heard
             )
@@ -310,6 +311,16 @@ class Engine:
             self._on_event(event)
         except Exception:  # a caller's bug must not stop the speech
             _log.exception("the on_event callback raised")
+
+
+def _record_output(stats: UtteranceStats, output: OutputCore, clock: actors.Clock) -> None:
+    """The output stage's measurements, into the utterance's statistics."""
+    measured = output.measured
+    stats.segments = measured.segments
+    stats.audio_s = measured.audio_s
+    stats.first_audio_written_at_s = measured.first_audio_written_at_s
+    if measured.first_audio_written_at_s is not None and clock.first_segment_text_at_s is not None:
+        stats.ttfa_s = measured.first_audio_written_at_s - clock.first_segment_text_at_s
 
 
 def _single(error: BaseException) -> BaseException:
@@ -327,63 +338,80 @@ async def open_engine(
     options: EngineOptions | None = None,
     segmenter_options: SegmenterOptions | None = None,
     on_event: Callable[[Event], None] | None = None,
-    backend: Any = None,
+    backend: Backend | None = None,
 ) -> AsyncIterator[Engine]:
-    """Open an engine; it is ready (model loaded, kernels compiled, sink open)
-    when the ``async with`` body starts.
+    """Open an engine; it is ready (model loaded and warmed up, kernels
+    compiled, sink open) when the ``async with`` body starts.
 
     - ``voice``: a loaded :class:`~streamtts.PiperVoice`, a path, an
       installed voice's name, or None for the default voice.
     - ``sink``: where audio goes; None for the sound card.
+    - ``options``: everything else (:class:`~streamtts.EngineOptions`:
+      synthesis, segmenter, chunk schedule, whole or streaming, gain, fade).
+      ``segmenter_options`` replaces ``options.segmenter`` when given.
     - ``on_event``: called in the event loop with each
       :class:`~streamtts.events.Event` as it happens (words when heard).
-    - ``backend``: replaces the voice entirely (``streamtts.testing``).
+    - ``backend``: replaces the voice entirely (any
+      :class:`~streamtts.backend.Backend`, e.g. ``streamtts.testing``'s).
 
     Leaving the block waits for the current utterance to be heard.
     Cancelling it stops everything at once.
     """
     options = options or EngineOptions()
+    if segmenter_options is not None:
+        options = replace(options, segmenter=segmenter_options)
+    async with trio.open_nursery() as nursery:
+        engine: Engine = await nursery.start(_run_engine, voice, sink, options, on_event, backend)
+        try:
+            yield engine
+        finally:
+            engine._closing.set()
+
+
+async def _run_engine(
+    voice: Any,
+    sink: Sink | None,
+    options: EngineOptions,
+    on_event: Callable[[Event], None] | None,
+    backend: Backend | None,
+    *,
+    task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The engine's life: start up, report ready, serve, close down."""
     if backend is None:
         backend = await _load_backend(voice, options)
-    if sink is None:
-        from .sinks.soundcard import SoundCardSink
-
-        sink = SoundCardSink(fade_ms=options.fade_ms)
-    await sink.start(backend.sample_rate_hz)
     try:
-        async with trio.open_nursery() as nursery:
-            engine = Engine(
-                backend, sink, options, segmenter_options or SegmenterOptions(), nursery, on_event
-            )
-            yield engine
-        with trio.CancelScope(shield=True):
-            await sink.aclose()
-    except BaseException:
-        # A dead device fails these too; the error on its way out says more.
-        with trio.CancelScope(shield=True), trio.move_on_after(5.0):
-            with contextlib.suppress(Exception):
-                await sink.interrupt()
-            with contextlib.suppress(Exception):
+        await backend.warm_up()
+        if sink is None:
+            from .sinks.soundcard import SoundCardSink
+
+            sink = SoundCardSink(fade_ms=options.fade_ms)
+        await sink.start(backend.sample_rate_hz)
+        try:
+            async with trio.open_nursery() as utterances:
+                engine = Engine(backend, sink, options, utterances, on_event)
+                task_status.started(engine)
+                await engine._closing.wait()
+            with trio.CancelScope(shield=True):
                 await sink.aclose()
-        raise
+        except BaseException:
+            # A dead device fails these too; the error on its way out says more.
+            with trio.CancelScope(shield=True), trio.move_on_after(5.0):
+                with contextlib.suppress(Exception):
+                    await sink.interrupt()
+                with contextlib.suppress(Exception):
+                    await sink.aclose()
+            raise
     finally:
         # Always, and outside the sink's time limit: a model call still
         # running in a worker thread when the interpreter exits aborts it
         # (onnxruntime's thread pool: "terminate called", SIGABRT).
         with trio.CancelScope(shield=True):
-            await _close_backend(backend)
+            await backend.aclose()
 
 
-async def _close_backend(backend: Any) -> None:
-    """Let model calls abandoned by a barge-in finish: no thread outlives us."""
-    close = getattr(backend, "aclose", None)
-    if close is not None:
-        await close()
-
-
-async def _load_backend(voice: Any, options: EngineOptions) -> Any:
-    from .dsp.ring import warm_up
-    from .voices.backend import VoiceBackend
+async def _load_backend(voice: Any, options: EngineOptions) -> Backend:
+    from .backend import VoiceBackend
     from .voices.piper import PiperVoice
     from .voices.registry import load_voice
 
@@ -395,6 +423,4 @@ async def _load_backend(voice: Any, options: EngineOptions) -> Any:
         raise ConfigError(
             f"voice must be a PiperVoice, a path or a name, not {type(voice).__name__}"
         )
-    await trio.to_thread.run_sync(warm_up)
-    await trio.to_thread.run_sync(loaded.warm_up)
-    return VoiceBackend(loaded, options.synthesis)
+    return VoiceBackend(loaded, options.synthesis, options.effective_schedule)

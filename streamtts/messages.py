@@ -1,18 +1,83 @@
-"""The frozen messages that travel between stages, in flow order.
+"""Every message that travels an edge of the graph, in flow order.
 
-Text pieces → :class:`~streamtts.text.segmenter.Segment` →
-:class:`~streamtts.text.phonemizer.Phonemes` →
-:class:`~streamtts.voices.piper.FramePlan` → :class:`AudioChunk`.
-Reprs show sizes, never arrays.
+::
+
+    caller ─TextPiece─► segment_text ─Segment─► phonemize ─Prepared─► encode
+      ─Planned─► decode ─AudioChunk─► play ─Mark─► announce
+
+Messages are frozen; their reprs show sizes, never arrays. A
+:class:`Planned` segment carries its :class:`ChunkSource`, the one object
+that knows how to make the segment's audio (incrementally, or whole): the
+decode actor only asks it for the next chunk.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-__all__ = ["AudioChunk", "WordMark"]
+if TYPE_CHECKING:
+    from .events import SegmentStarted, WordStarted
+    from .text.phoneme_ids import PhonemeIds
+    from .text.phonemizer import Phonemes
+
+__all__ = [
+    "AudioChunk",
+    "ChunkSource",
+    "Mark",
+    "Planned",
+    "Prepared",
+    "Segment",
+    "TextPiece",
+    "WordMark",
+]
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """Caller → segmenter: a piece of text as it arrived (a token, a line)."""
+
+    text: str
+    handed_at_s: float  # when the caller gave it to the engine (trio clock)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Segmenter → phonemizer: a stretch of text synthesized in one go.
+
+    ``start``/``end`` are character offsets in the utterance's text;
+    ``reason`` says why it ended: sentence, clause, paragraph, list,
+    length, stall or end.
+    """
+
+    text: str
+    start: int
+    end: int
+    reason: str
+    index: int
+
+    @property
+    def speakable(self) -> bool:
+        """Has something besides spaces, punctuation and control characters."""
+        return any(unicodedata.category(c)[0] not in "ZPC" for c in self.text)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Phonemizer → encoder: a segment's phonemes and ids, or one part of
+    them when it is long to say (parts are synthesized one after another)."""
+
+    segment: Segment
+    phonemes: Phonemes
+    ids: PhonemeIds
+    part: int = 0
+    last_part: bool = True
+
+    def __repr__(self) -> str:
+        return f"Prepared(seg={self.segment.index}, part={self.part}, ids={len(self.ids.ids)})"
 
 
 @dataclass(frozen=True)
@@ -20,6 +85,8 @@ class WordMark:
     """A word, where it is in the text and when it sounds in its segment.
 
     Samples count from the segment's first sample, at the voice's rate.
+    ``text`` may cover several written words that the voice speaks as one
+    ("of the"), or one written token spoken as several words ("$3.50").
     """
 
     text: str
@@ -31,17 +98,22 @@ class WordMark:
 
 @dataclass(frozen=True)
 class AudioChunk:
-    """A run of samples of one segment, in order, with the words it starts.
+    """Decoder → output: a run of one segment's samples, in order, with the
+    words that start in it.
 
     ``start_sample`` counts from the segment's first sample; chunks of a
     segment tile ``[0, segment_samples)`` exactly, the last has ``is_last``.
     """
 
     samples: np.ndarray  # float32 [n], voice rate
-    segment_index: int
+    segment: Segment
     start_sample: int
     is_last: bool
     marks: tuple[WordMark, ...] = ()
+
+    @property
+    def segment_index(self) -> int:
+        return self.segment.index
 
     @property
     def end_sample(self) -> int:
@@ -50,6 +122,49 @@ class AudioChunk:
     def __repr__(self) -> str:
         last = ", last" if self.is_last else ""
         return (
-            f"AudioChunk(seg={self.segment_index}, samples=[{self.start_sample}:"
+            f"AudioChunk(seg={self.segment.index}, samples=[{self.start_sample}:"
             f"{self.end_sample}], marks={len(self.marks)}{last})"
         )
+
+
+class ChunkSource(Protocol):
+    """Makes one planned segment's audio, a chunk per call, in order.
+
+    ``next_chunk`` is synchronous and may block on model calls (the trio
+    backend runs it in a worker thread); one caller at a time.
+    """
+
+    @property
+    def done(self) -> bool: ...
+
+    def next_chunk(self) -> AudioChunk: ...
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Encoder → decoder: an encoded segment (or part), ready to be decoded.
+
+    ``sample_offset`` is where this part starts in its segment;
+    ``total_samples`` is how long it is.
+    """
+
+    segment: Segment
+    source: ChunkSource
+    total_samples: int
+    sample_offset: int = 0
+    last_part: bool = True
+
+    def __repr__(self) -> str:
+        return (
+            f"Planned(seg={self.segment.index}, samples=[{self.sample_offset}:"
+            f"{self.sample_offset + self.total_samples}])"
+        )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Output → announcer: an event to fire once the sink has played
+    ``position`` (a sample position at the sink's rate)."""
+
+    position: int
+    event: SegmentStarted | WordStarted | None  # None: the first audible sample

@@ -1,31 +1,188 @@
-"""Synchronous text → audio, segment by segment (no event loop, no device).
+"""The synthesis core: segment → phonemes → plan → chunks, synchronously.
 
-This is the plain path for scripts and files; the actor graph in
-``engine.py`` runs the same steps concurrently with backpressure.
+One core per voice family, no event loop, no device. Its three steps are
+the ones every path takes:
+
+1. ``prepare(segment)``: phonemes and ids, in parts when long to say;
+2. ``encode(prepared, rng, sample_offset)``: the encoder (or, for a voice
+   that cannot be cut, the whole audio), returning a :class:`Planned` with
+   the segment's :class:`~streamtts.messages.ChunkSource`;
+3. ``planned.source.next_chunk()`` until ``done``.
+
+The plain path (:class:`Synthesizer`, for scripts and files) loops over
+them here; the trio backend (``backend.py``) runs the same calls in
+worker threads. A second model family is a second class with these methods
+(:class:`SpeechCore`); nothing else changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from .config import SynthesisOptions
-from .messages import AudioChunk
-from .text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
+from .config import ChunkSchedule, SynthesisOptions
+from .messages import AudioChunk, Planned, Prepared, Segment
+from .text.phoneme_ids import has_sound, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer
-from .text.segmenter import Segment, Segmenter, SegmenterOptions
-from .voices.incremental import ChunkSchedule, IncrementalDecoder, segment_timing
+from .text.segmenter import Segmenter, SegmenterOptions
+from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
 
-__all__ = ["SegmentAudio", "Synthesizer"]
+__all__ = ["PiperCore", "SegmentAudio", "SpeechCore", "Synthesizer", "WholeAudio"]
+
+# Longest stretch of phoneme symbols synthesized in one go (about 1200 ids,
+# 25 s of speech): the encoder's cost and memory grow with it.
+MAX_SYMBOLS_PER_PART = 600
+
+# Spoken once at start-up: a short sentence and one long enough to reach
+# every chunk size of the default schedule (8, 20, 50, 125, 128 frames),
+# so espeak-ng's dictionaries, onnxruntime's thread pools and first-run
+# allocations, and the pages of the weights are all paid before any text.
+_WARM_UP_TEXTS = (
+    "Hello there, how are you?",
+    "When the engine starts, it speaks this sentence once to itself, long enough for "
+    "every chunk size of the decoder to run, so the first real words come as fast as "
+    "the hundredth.",
+)
+
+
+class SpeechCore(Protocol):
+    """What a voice family provides: the three synchronous steps.
+
+    ``prepare`` and ``encode`` may block (model calls); the trio backend
+    runs them in worker threads, one limiter per step.
+    """
+
+    @property
+    def sample_rate_hz(self) -> int: ...
+
+    def new_rng(self) -> np.random.Generator: ...
+
+    def prepare(self, segment: Segment) -> list[Prepared]: ...
+
+    def encode(
+        self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
+    ) -> Planned: ...
+
+    def warm_up(self) -> None: ...
+
+
+class WholeAudio:
+    """Chunk source for audio made in one go (a voice that cannot be cut)."""
+
+    def __init__(self, audio: np.ndarray, segment: Segment, offset: int, last: bool) -> None:
+        self._chunk = AudioChunk(audio, segment, offset, last)
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def next_chunk(self) -> AudioChunk:
+        self._done = True
+        return self._chunk
+
+
+def next_part_offset(planned: Planned) -> int:
+    """Where the part after ``planned`` starts in its segment (0: a new segment)."""
+    return 0 if planned.last_part else planned.sample_offset + planned.total_samples
+
+
+class PiperCore:
+    """The synthesis steps for a Piper voice (see the module docstring)."""
+
+    def __init__(
+        self,
+        voice: PiperVoice,
+        options: SynthesisOptions | None = None,
+        schedule: ChunkSchedule | None = None,
+    ) -> None:
+        self.voice = voice
+        self.options = options or SynthesisOptions()
+        self.schedule = schedule or ChunkSchedule()
+        self._phonemizer = Phonemizer(voice.config.espeak_voice)
+
+    def __repr__(self) -> str:
+        return f"PiperCore({self.voice!r})"
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.voice.sample_rate_hz
+
+    def new_rng(self) -> np.random.Generator:
+        """One generator per utterance: with a seed, the same text gives the same audio."""
+        return np.random.default_rng(self.options.seed)
+
+    def phonemize(self, text: str) -> Phonemes:
+        return self._phonemizer.phonemize(text)
+
+    def prepare(self, segment: Segment) -> list[Prepared]:
+        """Phonemes and ids, in parts if long; none when nothing is said."""
+        if not segment.speakable:
+            return []
+        phonemes = self._phonemizer.phonemize(segment.text)
+        id_map = self.voice.config.phoneme_id_map
+        if not has_sound(phonemes.symbols, id_map):
+            return []  # only spaces and punctuation: no sound to make
+        parts = phonemes.split(MAX_SYMBOLS_PER_PART)
+        return [
+            Prepared(segment, part, to_phoneme_ids(part.symbols, id_map), k, k == len(parts) - 1)
+            for k, part in enumerate(parts)
+        ]
+
+    def encode(self, prepared: Prepared, rng: np.random.Generator, sample_offset: int) -> Planned:
+        """The encoder, once per part; for a voice that cannot be cut, the
+        whole audio. The result's source makes the chunks."""
+        voice = self.voice
+        segment = prepared.segment
+        if not voice.can_stream:
+            audio = voice.synthesize_ids(prepared.ids, self.options, rng)
+            source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
+            return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
+        plan = voice.encode(prepared.ids, self.options, rng)
+        timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
+        decoder = IncrementalDecoder(
+            voice,
+            plan,
+            timing,
+            segment,
+            self.schedule,
+            sample_offset=sample_offset,
+            last_part=prepared.last_part,
+        )
+        return Planned(segment, decoder, timing.total_samples, sample_offset, prepared.last_part)
+
+    def warm_up(self) -> None:
+        """Speak the warm-up texts to nowhere (see ``_WARM_UP_TEXTS``), once
+        per loaded voice: its sessions stay warm for every core after."""
+        if self.voice.warmed_up:
+            return
+        rng = np.random.default_rng(0)
+        for index, text in enumerate(_WARM_UP_TEXTS):
+            for chunk in synthesize_segment(self, Segment(text, 0, len(text), "end", index), rng):
+                del chunk
+        self.voice.warmed_up = True
+
+
+def synthesize_segment(
+    core: SpeechCore, segment: Segment, rng: np.random.Generator
+) -> Iterator[AudioChunk]:
+    """One segment's chunks, in order, through the three steps."""
+    offset = 0
+    for prepared in core.prepare(segment):
+        planned = core.encode(prepared, rng, offset)
+        offset = next_part_offset(planned)
+        source = planned.source
+        while not source.done:
+            yield source.next_chunk()
 
 
 @dataclass(frozen=True)
 class SegmentAudio:
     segment: Segment
-    phonemes: Phonemes
     audio: np.ndarray  # float32, voice rate
 
     def __repr__(self) -> str:
@@ -33,10 +190,11 @@ class SegmentAudio:
 
 
 class Synthesizer:
-    """Speaks texts with one voice and one set of options.
+    """Speaks texts with one voice and one set of options, synchronously.
 
-    One generator per utterance: with ``options.seed`` set, the same text
-    gives the same samples every time.
+    The plain path for scripts and files; the engine runs the same core in
+    its actor graph. With ``options.seed`` set, the same text gives the
+    same samples every time.
     """
 
     def __init__(
@@ -50,34 +208,14 @@ class Synthesizer:
         self.options = options or SynthesisOptions()
         self.segmenter_options = segmenter_options or SegmenterOptions()
         self.schedule = schedule or ChunkSchedule()
-        self.phonemizer = Phonemizer(voice.config.espeak_voice)
-
-    def new_rng(self) -> np.random.Generator:
-        return np.random.default_rng(self.options.seed)
-
-    def phoneme_ids(self, segment_text: str) -> tuple[Phonemes, PhonemeIds] | None:
-        """Phonemes and ids for a segment, or None if there is nothing to say."""
-        phonemes = self.phonemizer.phonemize(segment_text)
-        id_map = self.voice.config.phoneme_id_map
-        if not has_sound(phonemes.symbols, id_map):
-            return None  # nothing but spaces and punctuation: no sound to make
-        return phonemes, to_phoneme_ids(phonemes.symbols, id_map)
+        self.core = PiperCore(voice, self.options, self.schedule)
+        self._whole_core = PiperCore(voice, self.options, ChunkSchedule.one_chunk())
 
     def segments(self, pieces: Iterable[str]) -> Iterator[Segment]:
         segmenter = Segmenter(self.segmenter_options)
         for piece in pieces:
             yield from segmenter.feed(piece)
         yield from segmenter.flush()
-
-    def speak_whole(self, pieces: Iterable[str]) -> Iterator[SegmentAudio]:
-        """Whole-segment synthesis of each segment, in order."""
-        rng = self.new_rng()
-        for segment in self.segments(pieces):
-            found = self.phoneme_ids(segment.text)
-            if found is None:
-                continue
-            phonemes, ids = found
-            yield SegmentAudio(segment, phonemes, self.voice.synthesize_ids(ids, self.options, rng))
 
     def speak(
         self,
@@ -89,29 +227,27 @@ class Synthesizer:
         """Audio chunks for a text, in order, with word marks.
 
         Incremental by default: each segment's first chunk comes after the
-        encoder and one small decoder run. ``whole=True`` synthesizes each
-        segment in one go (one chunk per segment); both give the same
-        samples for the same seed. ``on_segment`` is called as each segment
-        starts.
+        encoder and one small decoder run. ``whole=True`` decodes each
+        segment in one run (one chunk per segment or part); both give the
+        same samples for the same seed. ``on_segment`` is called as each
+        segment starts.
         """
-        rng = self.new_rng()
+        core = self._whole_core if whole else self.core
+        rng = core.new_rng()
         for segment in self.segments(pieces):
             if on_segment is not None:
                 on_segment(segment)
-            found = self.phoneme_ids(segment.text)
-            if found is None:
-                continue
-            phonemes, ids = found
-            if not self.voice.can_stream:
-                audio = self.voice.synthesize_ids(ids, self.options, rng)
-                yield AudioChunk(audio, segment.index, 0, True)
-                continue
-            plan = self.voice.encode(ids, self.options, rng)
-            timing = segment_timing(plan, phonemes, self.voice.samples_per_frame)
-            if whole:
-                audio = self.voice.decode(plan, self.voice.flow(plan, 0, plan.frames))
-                yield AudioChunk(audio, segment.index, 0, True, timing.words)
-            else:
-                yield from IncrementalDecoder(
-                    self.voice, plan, timing, segment.index, self.schedule
-                )
+            yield from synthesize_segment(core, segment, rng)
+
+    def speak_whole(self, pieces: Iterable[str]) -> Iterator[SegmentAudio]:
+        """Each segment's whole audio, in order."""
+        current: Segment | None = None
+        parts: list[np.ndarray] = []
+        for chunk in self.speak(pieces, whole=True):
+            if current is not None and chunk.segment is not current and parts:
+                yield SegmentAudio(current, np.concatenate(parts))
+                parts = []
+            current = chunk.segment
+            parts.append(chunk.samples)
+        if current is not None and parts:
+            yield SegmentAudio(current, np.concatenate(parts))

@@ -10,45 +10,63 @@ with the real clock.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import trio
 
-from .messages import AudioChunk, WordMark
+from .backend import Backend
+from .messages import AudioChunk, Planned, Prepared, Segment, WordMark
 from .sinks.base import Sink
-from .text.segmenter import Segment
+from .text.phoneme_ids import PhonemeIds
+from .text.phonemizer import Phonemes
 
 __all__ = ["FakeBackend", "FakeSink", "MonitorRecorder", "align"]
 
 
-@dataclass(frozen=True)
-class _FakePrepared:
-    segment: Segment
-
-
-@dataclass(frozen=True)
-class _FakePlan:
-    segment: Segment
-    words: tuple[WordMark, ...]
-    total_samples: int
-
-
 class _FakeChunks:
-    def __init__(self, plan: _FakePlan, first_samples: int, samples: int) -> None:
-        self.plan = plan
+    """A tone with a mark per word; the backend spends the virtual time."""
+
+    def __init__(
+        self,
+        segment: Segment,
+        words: tuple[WordMark, ...],
+        total_samples: int,
+        rate_hz: int,
+        first_samples: int,
+        samples: int,
+    ) -> None:
+        self.segment = segment
+        self.words = words
+        self.total_samples = total_samples
+        self.rate_hz = rate_hz
         self.position = 0
         self.first_samples = first_samples
         self.samples = samples
 
     @property
     def done(self) -> bool:
-        return self.position >= self.plan.total_samples
+        return self.position >= self.total_samples
+
+    def next_chunk(self) -> AudioChunk:
+        first = self.position == 0
+        size = self.first_samples if first else self.samples
+        start = self.position
+        stop = min(self.total_samples, start + size)
+        t = np.arange(start, stop, dtype=np.float32) / self.rate_hz
+        samples = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+        samples[: min(1, samples.size)] = 0.5  # audible from the first sample
+        marks = tuple(m for m in self.words if start <= m.start_sample < stop)
+        self.position = stop
+        return AudioChunk(samples, self.segment, start, stop >= self.total_samples, marks)
+
+
+_NO_IDS = PhonemeIds(np.zeros(0, np.int64), np.zeros(1, np.int64))
 
 
 class FakeBackend:
-    """Pretends to be a voice: fixed costs, a tone instead of speech.
+    """A :class:`~streamtts.backend.Backend` that pretends to be a voice:
+    fixed costs in virtual time, a tone instead of speech.
 
     Each character of a segment lasts ``seconds_per_char`` of audio; each
     word becomes a mark. Costs: ``prepare_s`` per segment (phonemizer),
@@ -71,7 +89,7 @@ class FakeBackend:
         fail_on: str | None = None,
         phonemize: bool = False,
     ) -> None:
-        self.sample_rate_hz = sample_rate_hz
+        self._sample_rate_hz = sample_rate_hz
         self.seconds_per_char = seconds_per_char
         self.prepare_s = prepare_s
         self.encode_s = encode_s
@@ -85,8 +103,16 @@ class FakeBackend:
             from .text.phonemizer import Phonemizer
 
             self._phonemizer = Phonemizer("en-us")
-        self.compute_s = 0.0
+        self._compute_s = 0.0
         self.calls: list[str] = []
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self._sample_rate_hz
+
+    @property
+    def compute_s(self) -> float:
+        return self._compute_s
 
     def new_rng(self) -> np.random.Generator:
         return np.random.default_rng(0)
@@ -94,18 +120,24 @@ class FakeBackend:
     async def _spend(self, seconds: float, what: str) -> None:
         self.calls.append(what)
         await trio.sleep(seconds)
-        self.compute_s += seconds
+        self._compute_s += seconds
 
-    async def prepare(self, segment: Segment) -> list[_FakePrepared]:
+    async def warm_up(self) -> None:
+        """Nothing to warm: no model, no kernels (virtual time only)."""
+
+    async def prepare(self, segment: Segment) -> list[Prepared]:
         await self._spend(self.prepare_s, "prepare")
         if self._phonemizer is not None:
             phonemes = self._phonemizer.phonemize(segment.text)
             speakable = any(s.isalpha() for s in phonemes.symbols)
         else:
+            phonemes = Phonemes(segment.text, (), ())
             speakable = segment.speakable
-        return [_FakePrepared(segment)] if speakable else []
+        return [Prepared(segment, phonemes, _NO_IDS)] if speakable else []
 
-    async def encode(self, prepared: _FakePrepared, rng: np.random.Generator) -> _FakePlan:
+    async def encode(
+        self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
+    ) -> Planned:
         segment = prepared.segment
         await self._spend(self.encode_s, "encode")
         if self.fail_on is not None and self.fail_on in segment.text:
@@ -120,25 +152,28 @@ class FakeBackend:
                 WordMark(word, start, offset, int(start * per_char), int(offset * per_char))
             )
         total = max(1, int(len(segment.text.strip()) * per_char))
-        return _FakePlan(segment, tuple(words), total)
-
-    def chunks(self, plan: _FakePlan) -> _FakeChunks:
-        return _FakeChunks(plan, self.first_chunk_samples, self.chunk_samples)
-
-    async def next_chunk(self, source: _FakeChunks) -> AudioChunk:
-        first = source.position == 0
-        await self._spend(self.first_chunk_s if first else self.chunk_s, "chunk")
-        size = source.first_samples if first else source.samples
-        start = source.position
-        stop = min(source.plan.total_samples, start + size)
-        t = np.arange(start, stop, dtype=np.float32) / self.sample_rate_hz
-        samples = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
-        samples[: min(1, samples.size)] = 0.5  # audible from the first sample
-        marks = tuple(m for m in source.plan.words if start <= m.start_sample < stop)
-        source.position = stop
-        return AudioChunk(
-            samples, source.plan.segment.index, start, stop >= source.plan.total_samples, marks
+        source = _FakeChunks(
+            segment,
+            tuple(words),
+            total,
+            self.sample_rate_hz,
+            self.first_chunk_samples,
+            self.chunk_samples,
         )
+        return Planned(segment, source, total)
+
+    async def next_chunk(self, planned: Planned) -> AudioChunk:
+        source = planned.source
+        assert isinstance(source, _FakeChunks)
+        await self._spend(self.first_chunk_s if source.position == 0 else self.chunk_s, "chunk")
+        return source.next_chunk()
+
+    async def aclose(self) -> None:
+        """No worker threads to wait for."""
+
+
+def _is_a_backend(fake: FakeBackend) -> Backend:
+    return fake  # mypy checks here that FakeBackend satisfies the protocol
 
 
 class FakeSink(Sink):

@@ -21,10 +21,10 @@ import pytest
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions
+from streamtts.backend import VoiceBackend
 from streamtts.engine import open_engine
 from streamtts.sinks.soundcard import SoundCardSink
 from streamtts.testing import MonitorRecorder, align
-from streamtts.voices.backend import VoiceBackend
 
 pytestmark = pytest.mark.device
 
@@ -59,7 +59,6 @@ class RecordingSink(SoundCardSink):
 
 @pytest.fixture(scope="module")
 def backend(voice: PiperVoice) -> VoiceBackend:
-    voice.warm_up()
     return VoiceBackend(voice, SynthesisOptions(seed=3))
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
+from streamtts.backend import VoiceBackend
 from streamtts.engine import open_engine
 from streamtts.events import Event, SegmentStarted, UtteranceDone, WordStarted
 from streamtts.sinks.files import FileSink
 from streamtts.sinks.iterator import AudioStreamSink
-from streamtts.voices.backend import VoiceBackend
 
 TIMEOUT_S = 120
 

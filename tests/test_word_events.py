@@ -20,13 +20,14 @@ import pytest
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
+from streamtts.backend import VoiceBackend
 from streamtts.engine import open_engine
 from streamtts.events import Event, WordStarted
 from streamtts.sinks.files import NullSink
+from streamtts.synthesis import MAX_SYMBOLS_PER_PART
 from streamtts.text import phonemizer as phonemizer_module
 from streamtts.text._espeak import espeak_word_starts
 from streamtts.text.phonemizer import Phonemizer
-from streamtts.voices.backend import MAX_SYMBOLS_PER_PART, VoiceBackend
 
 from .conftest import corpus
 

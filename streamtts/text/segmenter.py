@@ -26,10 +26,10 @@ Segments cover the text exactly: joined, they give back every character.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..messages import Segment
 
 __all__ = ["Segment", "Segmenter", "SegmenterOptions"]
 
@@ -145,27 +145,6 @@ class SegmenterOptions:
             raise ConfigError("first_fragment_min_words must be >= 0")
         if self.max_chars < 16:
             raise ConfigError(f"max_chars must be at least 16, got {self.max_chars}")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of the text that is synthesized in one go.
-
-    ``start``/``end`` are character offsets in the utterance's text;
-    ``reason`` says why it ended: sentence, clause, paragraph, list,
-    length, stall or end.
-    """
-
-    text: str
-    start: int
-    end: int
-    reason: str
-    index: int
-
-    @property
-    def speakable(self) -> bool:
-        """Has something besides spaces, punctuation and control characters."""
-        return any(unicodedata.category(c)[0] not in "ZPC" for c in self.text)
 
 
 _CUT, _NO, _WAIT = "cut", "no", "wait"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..messages import AudioChunk, WordMark
+from ..config import ChunkSchedule
+from ..messages import AudioChunk, Segment, WordMark
 from ..text.phonemizer import Phonemes
 from .piper import FramePlan, PiperVoice
 
@@ -31,47 +31,6 @@ __all__ = ["ChunkSchedule", "IncrementalDecoder", "SegmentTiming", "segment_timi
 # big enough that its fixed cost and context are paid rarely (64 context
 # frames per 512), small enough that its working memory stays near 7 MB.
 _FLOW_BLOCK_FRAMES = 512
-
-
-@dataclass(frozen=True)
-class ChunkSchedule:
-    """Chunk sizes in frames (the default voice: 256 samples = 11.6 ms each).
-
-    Contexts of None use the voice's receptive fields, measured when its
-    graph was cut (the default voice: flow 32 frames, decoder 11), which
-    make every chunk equal whole-segment synthesis. Growth 2.5 keeps each
-    early chunk computed well inside the playing time of the chunks before
-    it. The cap of 128 frames (1.5 s) bounds memory: without onnxruntime's
-    arena the decoder's live tensors take about 0.2 MB a frame (278 frames
-    with context: +57 MB of RSS at its peak, 150: +31 MB), while the
-    context it re-computes costs about 17% more decoder work than one
-    whole-segment run, instead of 9% with 256.
-    """
-
-    first_chunk_frames: int = 8
-    growth: float = 2.5
-    max_chunk_frames: int = 128
-    flow_context_frames: int | None = None
-    decoder_context_frames: int | None = None
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.first_chunk_frames <= self.max_chunk_frames:
-            raise ConfigError("need 1 <= first_chunk_frames <= max_chunk_frames")
-        if self.growth < 1.0:
-            raise ConfigError(f"growth must be >= 1, got {self.growth}")
-        for context in (self.flow_context_frames, self.decoder_context_frames):
-            if context is not None and context < 0:
-                raise ConfigError("context frames must be >= 0")
-
-    def sizes(self, total_frames: int) -> Iterator[int]:
-        """Chunk sizes covering ``total_frames`` exactly."""
-        done = 0
-        size = float(self.first_chunk_frames)
-        while done < total_frames:
-            step = min(int(size), total_frames - done)
-            yield step
-            done += step
-            size = min(size * self.growth, float(self.max_chunk_frames))
 
 
 @dataclass(frozen=True)
@@ -117,7 +76,7 @@ class IncrementalDecoder:
         voice: PiperVoice,
         plan: FramePlan,
         timing: SegmentTiming,
-        segment_index: int,
+        segment: Segment,
         schedule: ChunkSchedule | None = None,
         *,
         sample_offset: int = 0,
@@ -130,7 +89,7 @@ class IncrementalDecoder:
         self.last_part = last_part
         self.plan = plan
         self.timing = timing
-        self.segment_index = segment_index
+        self.segment = segment
         self.schedule = schedule or ChunkSchedule()
         self._sizes = self.schedule.sizes(plan.frames)
         schedule = self.schedule
@@ -188,9 +147,7 @@ class IncrementalDecoder:
                 )
             marks.append(mark)
         is_last = stop == total and self.last_part
-        return AudioChunk(
-            samples, self.segment_index, first + self.sample_offset, is_last, tuple(marks)
-        )
+        return AudioChunk(samples, self.segment, first + self.sample_offset, is_last, tuple(marks))
 
     def _flow_until(self, frame: int) -> None:
         """Make z exact up to ``frame``.

@@ -12,13 +12,8 @@ caller owns, so a seed makes output reproducible on every path.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
-import shutil
-import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +23,13 @@ import numpy as np
 from ..config import SynthesisOptions
 from ..errors import ConfigError, VoiceError
 from ..text.phoneme_ids import PhonemeIds
-from .graph_cut import DP_NOISE_INPUT, CutError, CutInfo, cut_piper_graph
 from .piper_config import PiperVoiceConfig, load_piper_config
+from .sessions import shrinking_run_options
+from .surgery import CUT_FORMAT, DP_NOISE_INPUT, CutInfo, load_or_cut
 
-__all__ = ["FramePlan", "PiperVoice", "default_cache_dir"]
+__all__ = ["CUT_FORMAT", "FramePlan", "PiperVoice", "default_cache_dir"]
 
 _log = logging.getLogger(__name__)
-
-CUT_FORMAT = "cut-v3"  # bump when the cut's files or meaning change
-_VERIFY_TOLERANCE = 1e-4
 
 
 def default_cache_dir() -> Path:
@@ -71,77 +64,6 @@ class FramePlan:
         return f"FramePlan(frames={self.frames}, ids={len(self.id_frames)})"
 
 
-def _session_options(arena: bool, spin: bool = False) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    # Two intra-op threads nearly halve the decoder's time on a 2-core
-    # machine (measured: 0.65 -> 0.36 ms a frame), first chunk included.
-    options.intra_op_num_threads = int(
-        os.environ.get("STREAMTTS_ORT_THREADS", str(min(2, os.cpu_count() or 1)))
-    )
-    # See _SPINNING_PARTS. A part that does not spin lets its idle pool
-    # thread sleep between operators; waking it costs tens of microseconds.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    # Spinning, if any, stops the moment a run returns: between runs the
-    # audio path and the other parts need the cores.
-    options.add_session_config_entry("session.force_spinning_stop", "1")
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    # See _ARENA_PARTS for which parts get onnxruntime's arena and why.
-    options.enable_cpu_mem_arena = arena
-    return options
-
-
-# Parts that run with onnxruntime's arena, shrunk back to its first block
-# after every run (_shrinking_run_options); kept, an arena would hold the
-# largest run's buffers for good. The encoder runs twice as fast with one
-# (a 313-id sentence: 53 ms, 105 ms without); shrunk, the encoder's and the
-# flow's leave RSS flat. The decoder runs without (about 20% slower): kept,
-# its arena held tens of megabytes (RSS 355 MB instead of 240 MB), and
-# shrunk it was no faster than none. With glibc tamed (_memory.py), memory
-# stays flat however long the text.
-_ARENA_PARTS = frozenset({"encoder", "flow", "whole"})
-
-# Parts whose pool thread spins between operators while a run lasts. The
-# encoder runs ~2,000 mostly small operators and the flow ~300, so sleeping
-# and waking the second thread between them dominated their short runs:
-# with spinning, warm TTFA p50 fell from 48.2 to 43.4 ms on the sentence
-# corpus (6 interleaved rounds), with the same CPU seconds per audio second
-# (0.144). The decoder's operators are few and large; spinning there added
-# 6% CPU and no speed.
-_SPINNING_PARTS = frozenset({"encoder", "flow", "whole"})
-
-
-def _shrinking_run_options() -> Any:
-    import onnxruntime as ort
-
-    options = ort.RunOptions()
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    return options
-
-
-def _session(model: bytes | Path, part: str = "whole") -> Any:
-    import onnxruntime as ort
-
-    from .._memory import limit_allocator_retention
-
-    limit_allocator_retention()
-    source = str(model) if isinstance(model, Path) else model
-    options = _session_options(arena=part in _ARENA_PARTS, spin=part in _SPINNING_PARTS)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class PiperVoice:
     """A loaded Piper voice. Use :func:`streamtts.load_voice` to make one.
 
@@ -169,7 +91,9 @@ class PiperVoice:
         self.samples_per_frame = int(extra.get("samples_per_frame", 256))
         self.flow_context_frames = int(extra.get("flow_context_frames", 32))
         self.decoder_context_frames = int(extra.get("decoder_context_frames", 16))
-        self._shrink_arena = _shrinking_run_options()
+        self._shrink_arena = shrinking_run_options()
+        # Set by the synthesis core once it has spoken its warm-up texts.
+        self.warmed_up = False
 
     def __repr__(self) -> str:
         mode = "streaming" if self.can_stream else "whole-segment only"
@@ -211,11 +135,9 @@ class PiperVoice:
             )
         config_path = Path(config_path) if config_path else Path(f"{model_path}.json")
         config = load_piper_config(config_path)
-        digest = _file_digest(model_path)
-        cache = (cache_dir or default_cache_dir()) / CUT_FORMAT / digest[:32]
-        info, sessions, vocabulary = _load_cached(cache)
-        if info is None:
-            info, sessions, vocabulary = _cut_and_cache(model_path, config, cache)
+        info, sessions, vocabulary = load_or_cut(
+            model_path, config, cache_dir or default_cache_dir()
+        )
         name = name or model_path.name.removesuffix(".onnx")
         voice = cls(name, model_path, config, info, sessions, vocabulary)
         voice._check_config_matches(config_path)
@@ -240,23 +162,6 @@ class PiperVoice:
     def _input_names(self) -> list[str]:
         first = self._sessions["encoder" if self._info else "whole"]
         return [i.name for i in first.get_inputs()]
-
-    def warm_up(self) -> None:
-        """Run every part once on small inputs, so the first utterance does
-        not pay onnxruntime's first-run allocations."""
-        from ..text.phoneme_ids import to_phoneme_ids
-
-        symbols = [s for s in "həlˈoʊ." if s in self.config.phoneme_id_map]
-        ids = to_phoneme_ids(symbols, self.config.phoneme_id_map)
-        quiet = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
-        rng = np.random.default_rng(0)
-        if self._info is None:
-            self._whole_graph(ids, quiet)
-            return
-        plan = self.encode(ids, quiet, rng)
-        for frames in (8, 24):
-            stop = min(plan.frames, frames)
-            self.decode(plan, self.flow(plan, 0, stop))
 
     # -- options -----------------------------------------------------------
 
@@ -367,197 +272,3 @@ class PiperVoice:
         feeds = self._text_feeds(ids, options)
         audio = self._sessions["whole"].run(None, feeds, self._shrink_arena)[0]
         return audio.reshape(-1).astype(np.float32, copy=False)
-
-
-# -- the cut, cached on disk ----------------------------------------------
-
-
-def _load_cached(cache: Path) -> tuple[CutInfo | None, dict[str, Any], int]:
-    info_path = cache / "cut.json"
-    try:
-        info = CutInfo.from_json(info_path.read_text())
-        sessions = {
-            part: _session(cache / f"{part}.onnx", part) for part in ("encoder", "flow", "decoder")
-        }
-        vocabulary = int(info.extra.get("vocabulary_size", "0"))
-    except FileNotFoundError:
-        return None, {}, 0
-    except Exception as err:  # a damaged cache is rebuilt, never trusted
-        _log.warning("ignoring damaged voice cache %s (%s); rebuilding it", cache, err)
-        return None, {}, 0
-    return info, sessions, vocabulary
-
-
-def _vocabulary_size(model: Any) -> int:
-    """Rows of the phoneme embedding: the Gather that reads ``input``."""
-    initializers = {init.name: init for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] == "input":
-            table = initializers.get(node.input[0])
-            if table is not None:
-                return int(table.dims[0])
-    return 0
-
-
-def _cut_and_cache(
-    model_path: Path, config: PiperVoiceConfig, cache: Path
-) -> tuple[CutInfo | None, dict[str, Any], int]:
-    import onnx
-
-    try:
-        model = onnx.load(str(model_path))
-    except Exception as err:
-        raise VoiceError(
-            f"voice model {model_path} is damaged or not an ONNX file ({type(err).__name__}: "
-            f"{err}); download or reinstall the voice"
-        ) from err
-    vocabulary = _vocabulary_size(model)
-    original = model.SerializeToString()
-    try:
-        cut = cut_piper_graph(model)  # edits `model` in place
-        sessions = {
-            "encoder": _session(cut.encoder, "encoder"),
-            "flow": _session(cut.flow, "flow"),
-            "decoder": _session(cut.decoder, "decoder"),
-        }
-        samples_per_frame, fixed = _verify_cut(original, cut.info, sessions, config)
-        flow_radius, decoder_radius = _receptive_fields(
-            cut.info, sessions, fixed, samples_per_frame
-        )
-        extra = {
-            "vocabulary_size": str(vocabulary),
-            "samples_per_frame": str(samples_per_frame),
-            "flow_context_frames": str(flow_radius),
-            "decoder_context_frames": str(decoder_radius),
-        }
-        info = CutInfo(**{**cut.info.__dict__, "extra": extra})
-    except (CutError, VoiceError) as err:
-        warnings.warn(
-            f"voice {model_path.name} cannot be cut for streaming ({err}); it will speak "
-            "whole segments at a time (higher latency), and a seed cannot fix its noise",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        try:
-            return None, {"whole": _session(original)}, vocabulary
-        except Exception as load_err:
-            raise VoiceError(
-                f"voice model {model_path} cannot be run by onnxruntime ({load_err}); "
-                "download or reinstall the voice"
-            ) from load_err
-    _store(cache, info, cut.encoder, cut.flow, cut.decoder)
-    return info, sessions, vocabulary
-
-
-def _verify_cut(
-    original: bytes, info: CutInfo, sessions: dict[str, Any], config: PiperVoiceConfig
-) -> tuple[int, dict[str, np.ndarray]]:
-    """The three parts with noise off must equal the whole graph.
-
-    Returns the decoder's samples per frame, and the encoder outputs the
-    flow and decoder read besides z (a speaker embedding, the mask).
-    """
-    from ..text.phoneme_ids import to_phoneme_ids
-
-    symbols = [s for s in "həlˈoʊ ðˈɛɹ, wˈʌn tˈuː θɹˈiː." if s in config.phoneme_id_map]
-    ids = to_phoneme_ids(symbols, config.phoneme_id_map)
-    feeds: dict[str, np.ndarray] = {
-        "input": ids.ids[np.newaxis, :],
-        "input_lengths": np.array([len(ids.ids)], dtype=np.int64),
-        "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32),
-    }
-    if "sid" in info.text_inputs:
-        feeds["sid"] = np.zeros((1,), dtype=np.int64)
-    try:
-        whole = _session(original).run(None, feeds)[0].reshape(-1)
-    except Exception as err:
-        raise VoiceError(f"the voice model fails to run ({err}); reinstall the voice") from err
-    enc_feeds = dict(feeds)
-    if info.has_dp_noise:
-        enc_feeds[DP_NOISE_INPUT] = np.zeros((1, info.dp_noise_channels, len(ids.ids)), np.float32)
-    names = [o.name for o in sessions["encoder"].get_outputs()]
-    results = dict(zip(names, sessions["encoder"].run(None, enc_feeds), strict=True))
-    flow_feeds = {info.z_p: results[info.m_p]}
-    flow_feeds.update({name: results[name] for name in info.flow_externals})
-    z = sessions["flow"].run(None, flow_feeds)[0]
-    decoder_feeds = {info.z: z}
-    decoder_feeds.update({name: results[name] for name in info.decoder_externals})
-    parts = sessions["decoder"].run(None, decoder_feeds)[0].reshape(-1)
-    if parts.shape != whole.shape:
-        raise CutError(f"cut gives {parts.shape[0]} samples, whole graph {whole.shape[0]}")
-    error = float(np.max(np.abs(parts - whole))) if whole.size else 0.0
-    if error > _VERIFY_TOLERANCE:
-        raise CutError(f"cut differs from the whole graph by {error:.2e}")
-    frames = int(results[info.durations].sum())
-    if frames <= 0 or whole.size % max(frames, 1):
-        raise CutError(f"durations ({frames} frames) do not divide {whole.size} samples")
-    extras = {name: results[name] for name in info.flow_externals + info.decoder_externals}
-    extras[info.m_p] = results[info.m_p]  # for its shape: [1, channels, frames]
-    return whole.size // frames, extras
-
-
-def _receptive_fields(
-    info: CutInfo, sessions: dict[str, Any], extras: dict[str, np.ndarray], hop: int
-) -> tuple[int, int]:
-    """How many frames either side each part looks at, by perturbation.
-
-    Nudge one frame in the middle of a random input and see how far the
-    output changes: outside its receptive field a convolutional part gives
-    bit-identical output (same shapes, same kernels). That radius is the
-    context a chunk needs to equal whole-segment synthesis.
-    """
-    rng = np.random.default_rng(0)
-    frames, middle = 160, 80
-    channels = int(extras[info.m_p].shape[1])
-
-    def feeds(start: str, value: np.ndarray, externals: list[str]) -> dict[str, np.ndarray]:
-        out = {start: value}
-        for name in externals:
-            tensor = extras[name]
-            if tensor.ndim == 3 and tensor.shape[-1] > 1 and tensor.shape[1] == 1:
-                tensor = np.ones((1, 1, frames), dtype=tensor.dtype)  # the frame mask
-            out[name] = tensor
-        return out
-
-    def radius(part: str, start: str, externals: list[str], per_frame: int) -> int:
-        base = rng.standard_normal((1, channels, frames)).astype(np.float32)
-        nudged = base.copy()
-        nudged[:, :, middle] += 1.0
-        a = sessions[part].run(None, feeds(start, base, externals))[0].reshape(-1)
-        b = sessions[part].run(None, feeds(start, nudged, externals))[0]
-        changed = np.flatnonzero(b.reshape(-1) != a)
-        # flow output [1, C, frames]: index -> frame; decoder: sample -> frame
-        changed = changed % frames if part == "flow" else changed // per_frame
-        if changed.size == 0:
-            raise CutError(f"the {part} ignores its input")
-        reach = int(max(middle - changed.min(), changed.max() - middle))
-        if reach >= middle - 1:
-            raise CutError(f"the {part} sees {reach}+ frames away: too far to stream")
-        return reach
-
-    return (
-        radius("flow", info.z_p, info.flow_externals, 1),
-        radius("decoder", info.z, info.decoder_externals, hop),
-    )
-
-
-def _store(cache: Path, info: CutInfo, encoder: bytes, flow: bytes, decoder: bytes) -> None:
-    """Write the cut atomically; a read-only cache only costs the next load."""
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache.parent))
-    except OSError as err:
-        _log.warning(
-            "cannot cache the cut voice in %s (%s); it will be cut on every load", cache, err
-        )
-        return
-    try:
-        for part, data in (("encoder", encoder), ("flow", flow), ("decoder", decoder)):
-            (staging / f"{part}.onnx").write_bytes(data)
-        (staging / "cut.json").write_text(info.to_json())
-        with contextlib.suppress(OSError):  # another process stored it first
-            staging.rename(cache)
-    except OSError as err:
-        _log.warning("cannot cache the cut voice in %s (%s)", cache, err)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,109 @@
+"""The output stage's logic (sans-IO): what to write, and where the marks go.
+
+For each chunk the play actor asks :class:`OutputCore` for the silence to
+write before it (a gap between segments), then, given the sink's position,
+for the samples to write (gain applied) and the marks to announce: a
+segment's start, each word, and the utterance's first audible sample, at
+sink positions. After writing it reports back, and the core keeps what it
+measured (:class:`OutputMeasurements`). No trio, no device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dsp.levels import first_audible, with_gain
+from .events import SegmentStarted, WordStarted
+from .messages import AudioChunk, Mark
+
+__all__ = ["OutputCore", "OutputMeasurements", "Placed"]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A chunk ready for the sink: its samples and the marks inside them."""
+
+    samples: np.ndarray  # float32, voice rate, gain applied
+    marks: tuple[Mark, ...]
+    first_audio: bool  # holds the utterance's first audible sample
+    first_write: bool  # the utterance's first samples: playback becomes active
+
+    def __repr__(self) -> str:
+        return f"Placed({self.samples.size} samples, marks={len(self.marks)})"
+
+
+@dataclass
+class OutputMeasurements:
+    """What the output stage saw in one utterance."""
+
+    segments: int = 0
+    audio_s: float = 0.0
+    first_audio_written_at_s: float | None = None
+
+
+class OutputCore:
+    """One utterance's output logic; see the module docstring."""
+
+    def __init__(
+        self, utterance: int, voice_rate_hz: int, sink_rate_hz: int, gain: float, gap_s: float
+    ) -> None:
+        if voice_rate_hz <= 0 or sink_rate_hz <= 0:
+            raise ValueError(f"rates must be > 0, got {voice_rate_hz} and {sink_rate_hz}")
+        self.utterance = utterance
+        self.voice_rate_hz = voice_rate_hz
+        self.ratio = sink_rate_hz / voice_rate_hz
+        self.gain = gain
+        self._gap = np.zeros(round(gap_s * voice_rate_hz), dtype=np.float32)
+        self._segment = -1
+        self._segment_origin = 0  # sink position of the current segment's sample 0
+        self._heard_first = False
+        self.measured = OutputMeasurements()
+
+    def gap_before(self, chunk: AudioChunk) -> np.ndarray | None:
+        """Silence to write before ``chunk``: between segments, never before the first."""
+        if chunk.segment.index != self._segment and self._segment >= 0 and self._gap.size:
+            return self._gap
+        return None
+
+    def place(self, chunk: AudioChunk, position: int) -> Placed:
+        """The chunk's samples and marks, when the sink is at ``position``."""
+        marks: list[Mark] = []
+        segment = chunk.segment
+        if segment.index != self._segment:
+            self._segment = segment.index
+            # The segment's sample 0 lands where this chunk's first does.
+            self._segment_origin = position - round(chunk.start_sample * self.ratio)
+            self.measured.segments += 1
+            started = SegmentStarted(
+                self.utterance, segment.index, segment.text, segment.start, math.nan
+            )
+            marks.append(Mark(position, started))
+        samples = with_gain(chunk.samples, self.gain)
+        first = False
+        if not self._heard_first:
+            audible_at = first_audible(samples)
+            if audible_at is not None:
+                first = True
+                marks.append(Mark(position + round(audible_at * self.ratio), None))
+        for word in chunk.marks:
+            event = WordStarted(
+                self.utterance,
+                segment.index,
+                word.text,
+                segment.start + word.text_start,
+                segment.start + word.text_end,
+                math.nan,
+            )
+            marks.append(Mark(self._segment_origin + round(word.start_sample * self.ratio), event))
+        first_write = self.measured.audio_s == 0.0 and not self._heard_first
+        return Placed(samples, tuple(marks), first, first_write)
+
+    def written(self, placed: Placed, now_s: float) -> None:
+        """``placed`` is in the sink (its write returned at ``now_s``)."""
+        self.measured.audio_s += placed.samples.size / self.voice_rate_hz
+        if placed.first_audio and not self._heard_first:
+            self._heard_first = True
+            self.measured.first_audio_written_at_s = now_s
