@@ -105,7 +105,12 @@ class HeadStartGate:
             self._changed = trio.Event()
 
     async def wait_open(self) -> None:
-        while self._released < self._handed:
+        """Until every plan handed over is released (the encoder's wait)."""
+        await self.wait_released(self._handed)
+
+    async def wait_released(self, plan_number: int) -> None:
+        """Until plan ``plan_number`` is released (the phonemizer's wait)."""
+        while self._released < plan_number:
             await self._changed.wait()
 
 
@@ -121,13 +126,14 @@ async def segment_text(
     with receive, send:
         last_handed = None
         while True:
-            with trio.move_on_after(stall_s) as waiting:
+            piece: TextPiece | None = None
+            with trio.move_on_after(stall_s):
                 try:
                     piece = await receive.receive()
                 except trio.EndOfChannel:
                     break
                 last_handed = piece.handed_at_s
-            if waiting.cancelled_caught:
+            if piece is None or piece.flush:  # a stall, or the caller asked
                 if segmenter.pending_chars:
                     for segment in segmenter.stall():
                         await _send_segment(send, segment, meter, clock, last_handed)
@@ -178,12 +184,22 @@ async def phonemize(
     receive: trio.MemoryReceiveChannel[Segment],
     send: trio.MemorySendChannel[Prepared],
     backend: Backend,
+    gate: HeadStartGate,
     meter: Meter,
     failures: Failures,
 ) -> None:
-    """Segments → phonemes and ids; segments with nothing to say vanish here."""
+    """Segments → phonemes and ids; segments with nothing to say vanish here.
+
+    Like the encoder, the phonemizer keeps off the cores while a segment's
+    first chunks are made: it prepares the next segment once the decoder
+    has its head start on the last part it prepared (espeak-ng's word pass
+    takes milliseconds; beside a first chunk it cost 12 ms of TTFA on
+    paragraphs).
+    """
     with receive, send:
+        parts_sent = 0
         async for segment in receive:
+            await gate.wait_released(parts_sent)
             try:
                 parts = await backend.prepare(segment)
             except Exception as err:
@@ -191,6 +207,7 @@ async def phonemize(
                 continue
             for part in parts:
                 await meter.send("phonemes", send, part)
+                parts_sent += 1
 
 
 async def encode(
@@ -212,6 +229,7 @@ async def encode(
                 planned = await backend.encode(prepared, rng, offset if prepared.part else 0)
             except Exception as err:
                 failures.report(prepared.segment, err)
+                gate.release(gate.hand_over())  # keep the count with the phonemizer's
                 continue
             offset = next_part_offset(planned)
             gate.hand_over()

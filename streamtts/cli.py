@@ -46,6 +46,21 @@ exit status: 0 spoken, 1 an error (one line on standard error), 2 bad usage,
 """
 
 
+_SERVE_EPILOG = """\
+doors:
+  wyoming    tcp://127.0.0.1:10200: Home Assistant's Wyoming integration
+             (host and port of this machine); streams audio inside a sentence
+  http       POST /v1/audio/speech (OpenAI's API: response_format pcm or wav,
+             stream_format audio or sse), GET /v1/models, /v1/voices, /healthz,
+             /metrics (Prometheus)
+  websocket  /v1/stream: send text as it comes, get audio and word events back
+examples:
+  streamtts serve                                    this machine only
+  streamtts serve --host 0.0.0.0 --token s3cret      the LAN, with a token
+  streamtts serve --wyoming tcp://0.0.0.0:10200 --no-auth --no-http
+"""
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamtts",
@@ -116,6 +131,65 @@ def _build_parser() -> argparse.ArgumentParser:
         help="progress bar on standard error (auto: when rendering a file on a terminal)",
     )
     speak.set_defaults(handler=_speak)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve Home Assistant (Wyoming), OpenAI-style HTTP and WebSocket clients",
+        description="Load the voice once and serve many clients from one process: "
+        "Wyoming (Home Assistant), OpenAI's /v1/audio/speech, and a duplex WebSocket.",
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--voice", help="a Piper .onnx file or an installed voice's name")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address of the HTTP and WebSocket doors (default 127.0.0.1: this machine only; "
+        "any other address needs --token or --no-auth)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="HTTP and WebSocket port (default 8000)"
+    )
+    serve.add_argument("--no-http", action="store_true", help="serve Wyoming only")
+    serve.add_argument(
+        "--wyoming",
+        action="append",
+        metavar="URI",
+        help="Wyoming address, tcp://HOST:PORT or unix:///PATH; repeatable "
+        "(default tcp://127.0.0.1:10200; 'none' for no Wyoming door)",
+    )
+    serve.add_argument(
+        "--token",
+        default=os.environ.get("STREAMTTS_TOKEN"),
+        help="require 'Authorization: Bearer TOKEN' on HTTP and WebSocket requests "
+        "(or ?token= on a WebSocket); default $STREAMTTS_TOKEN",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="allow a non-loopback address without a token (trusted networks only)",
+    )
+    serve.add_argument(
+        "--max-streams",
+        type=int,
+        default=8,
+        help="utterances synthesized at once; more are refused at once with 503 / an "
+        "error event instead of all going late (default 8, measured on 2 cores)",
+    )
+    serve.add_argument(
+        "--model-slots",
+        type=int,
+        default=2,
+        help="model calls run at once, earliest deadline first (default 2: one per core)",
+    )
+    serve.add_argument("--seed", type=int, help="make every session's audio reproducible")
+    serve.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, seconds running sessions get to finish (default 10)",
+    )
+    serve.set_defaults(handler=_serve)
 
     voices = commands.add_parser(
         "voices", help="list installed voices", description="List the voices installed with pip."
@@ -305,6 +379,25 @@ async def _speak_async(
         stats["sink"] = getattr(sink, "describe", lambda: {"rate_hz": sink.sample_rate_hz})()
         print(json.dumps(stats), file=sys.stderr)
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve.server import ServeOptions, run
+
+    wyoming = args.wyoming or ["tcp://127.0.0.1:10200"]
+    options = ServeOptions(
+        voice=args.voice,
+        host=args.host,
+        http_port=-1 if args.no_http else args.port,
+        wyoming=tuple(uri for uri in wyoming if uri != "none"),
+        token=args.token or None,
+        no_auth=args.no_auth,
+        max_streams=args.max_streams,
+        model_slots=args.model_slots,
+        seed=args.seed,
+        drain_s=args.drain,
+    )
+    return run(options)
 
 
 def _sound_card_or_file(args: argparse.Namespace) -> Sink:

@@ -75,6 +75,12 @@ class TextStream:
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self._send.send(TextPiece(piece, trio.current_time()))
 
+    async def flush(self) -> None:
+        """Speak the whole words sent so far now, without waiting for the
+        sentence to end (as a pause in the stream would)."""
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self._send.send(TextPiece("", trio.current_time(), flush=True))
+
 
 class Engine:
     """Speaks utterances one after another. Make one with :func:`open_engine`.
@@ -285,7 +291,9 @@ class Engine:
                 meter,
                 clock,
             )
-            nursery.start_soon(actors.phonemize, seg_receive, pho_send, backend, meter, failures)
+            nursery.start_soon(
+                actors.phonemize, seg_receive, pho_send, backend, gate, meter, failures
+            )
             nursery.start_soon(
                 actors.encode, pho_receive, plan_send, backend, gate, meter, failures
             )

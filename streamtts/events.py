@@ -26,6 +26,7 @@ class SegmentStarted:
     text: str
     text_start: int  # offset in the utterance's text
     at_s: float
+    position: int = -1  # its first sample, counted at the sink since it started
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class WordStarted:
     text_start: int  # offsets in the utterance's text
     text_end: int
     at_s: float
+    position: int = -1  # its first sample, counted at the sink since it started
 
 
 @dataclass

@@ -42,6 +42,7 @@ class TextPiece:
 
     text: str
     handed_at_s: float  # when the caller gave it to the engine (trio clock)
+    flush: bool = False  # speak the whole words waiting, without a sentence end
 
 
 @dataclass(frozen=True)

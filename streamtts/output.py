@@ -78,7 +78,7 @@ class OutputCore:
             self._segment_origin = position - round(chunk.start_sample * self.ratio)
             self.measured.segments += 1
             started = SegmentStarted(
-                self.utterance, segment.index, segment.text, segment.start, math.nan
+                self.utterance, segment.index, segment.text, segment.start, math.nan, position
             )
             marks.append(Mark(position, started))
         samples = with_gain(chunk.samples, self.gain)
@@ -89,6 +89,7 @@ class OutputCore:
                 first = True
                 marks.append(Mark(position + round(audible_at * self.ratio), None))
         for word in chunk.marks:
+            at = self._segment_origin + round(word.start_sample * self.ratio)
             event = WordStarted(
                 self.utterance,
                 segment.index,
@@ -96,8 +97,9 @@ class OutputCore:
                 segment.start + word.text_start,
                 segment.start + word.text_end,
                 math.nan,
+                at,
             )
-            marks.append(Mark(self._segment_origin + round(word.start_sample * self.ratio), event))
+            marks.append(Mark(at, event))
         first_write = self.measured.audio_s == 0.0 and not self._heard_first
         return Placed(samples, tuple(marks), first, first_write)
 

@@ -37,16 +37,12 @@ __all__ = ["PiperCore", "SegmentAudio", "SpeechCore", "Synthesizer", "WholeAudio
 # 25 s of speech): the encoder's cost and memory grow with it.
 MAX_SYMBOLS_PER_PART = 600
 
-# Spoken once at start-up: a short sentence and one long enough to reach
-# every chunk size of the default schedule (8, 20, 50, 125, 128 frames),
-# so espeak-ng's dictionaries, onnxruntime's thread pools and first-run
-# allocations, and the pages of the weights are all paid before any text.
-_WARM_UP_TEXTS = (
-    "Hello there, how are you?",
-    "When the engine starts, it speaks this sentence once to itself, long enough for "
-    "every chunk size of the decoder to run, so the first real words come as fast as "
-    "the hundredth.",
-)
+# Spoken once at start-up, to nowhere: espeak-ng's dictionaries and word
+# pass, onnxruntime's thread pools and first-run allocations, and the pages
+# of the weights are paid before any text. One short sentence does it:
+# measured on a fresh process reading a pipe, a longer warm-up text (every
+# chunk size) gave the same first-utterance TTFA and cost 0.6 s more start.
+_WARM_UP_TEXTS = ("Hello there, how are you?",)
 
 
 class SpeechCore(Protocol):

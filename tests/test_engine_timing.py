@@ -86,8 +86,9 @@ class _LoggedBackend(FakeBackend):
 async def test_next_segment_waits_for_the_decoders_head_start(
     autojump_clock: trio.abc.Clock, text: str
 ) -> None:
-    """The encoder never runs beside a segment's first chunks: segment k+1
-    is encoded once 0.5 s of segment k is decoded, or all of it."""
+    """Neither the phonemizer nor the encoder runs beside a segment's first
+    chunks: segment k+1 is prepared and encoded once 0.5 s of segment k is
+    decoded, or all of it."""
     rate = 8000
     backend = _LoggedBackend(
         sample_rate_hz=rate,
@@ -109,8 +110,9 @@ async def test_next_segment_waits_for_the_decoders_head_start(
             at for at, total, last in backend.decoded[before] if total >= 0.5 * rate or last
         )
         assert backend.encode_started[after] >= released
-        # ...and not later than needed: the encoder was waiting for exactly that.
-        assert backend.encode_started[after] == pytest.approx(released)
+        # ...and not later than needed: the phonemizer and the encoder were
+        # waiting for exactly that (the phonemizer's 1 ms comes first).
+        assert backend.encode_started[after] == pytest.approx(released + backend.prepare_s)
 
 
 async def test_a_long_text_starts_before_it_is_all_split(
@@ -162,8 +164,14 @@ async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Cloc
     # was the bottleneck (a stage that buffered on its own would leave the
     # edges before it empty), and the sink's queue filled to its size.
     peaks = stream.result.stats.peak_buffers
-    for edge in ("segments", "phonemes", "plans", "chunks"):
+    for edge in ("segments", "plans", "chunks"):
         assert peaks[edge] == getattr(SIZES, edge), (edge, peaks)
+    # The phonemizer is held by the head-start gate rather than by its
+    # edge: it never runs more than one segment ahead of the encoder.
+    lead = 0
+    for call in backend.calls:
+        lead += {"prepare": 1, "encode": -1}.get(call, 0)
+        assert lead <= 2, backend.calls
     assert sink.peak_fill == sink.capacity
     assert backend.calls.count("encode") == 40
 

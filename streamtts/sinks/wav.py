@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["PcmWriter", "float_to_s16"]
+__all__ = ["PcmWriter", "float_to_s16", "streaming_wav_header"]
 
 _UNKNOWN = 0xFFFFFFFF
 
@@ -34,6 +34,11 @@ def _wav_header(sample_rate_hz: int, data_bytes: int) -> bytes:
         + b"data"
         + struct.pack("<I", data_bytes)
     )
+
+
+def streaming_wav_header(sample_rate_hz: int) -> bytes:
+    """A WAV header for audio of unknown length, sent before the audio."""
+    return _wav_header(sample_rate_hz, _UNKNOWN)
 
 
 class PcmWriter:

@@ -1,0 +1,1 @@
+"""Doors: servers that turn network protocols into engine calls."""

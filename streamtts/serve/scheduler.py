@@ -1,0 +1,187 @@
+"""One scheduler for every model call of every session: soonest needed first.
+
+The CPU is what sessions share. Each call asks for a slot with a
+*deadline*, the moment its audio will be needed:
+
+- a call before an utterance's first audio (its phonemizer, encoder and
+  first chunk) is needed *now*: someone is waiting for sound, so its
+  deadline is the moment it asked;
+- any later call is needed when the audio already made runs out: the
+  utterance's first audio went out at ``t0``, ``produced_s`` seconds of it
+  are made, so the listener runs dry at ``t0 + produced_s``.
+
+Free slots go to the earliest deadline (ties: first come). A new
+utterance's first chunk therefore goes before the tenth chunk of a long
+render that is seconds ahead of its listener, and a real-time stream
+about to run dry goes before one that is comfortably ahead. A call that
+has started runs to its end (model calls are not preemptible): the wait
+for a slot is at most one call, about 100 ms for the largest chunk.
+
+Admission (:class:`Admission`) keeps the number of utterances being
+synthesized at once under what the machine can carry in real time, so a
+new request is refused at once rather than every stream going late.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import trio
+
+__all__ = ["Admission", "DeadlineQueue", "ModelScheduler", "PlayoutClock"]
+
+
+@dataclass(order=True)
+class _Waiter:
+    deadline: float
+    sequence: int
+    granted: trio.Event = field(compare=False, default_factory=trio.Event)
+    gone: bool = field(compare=False, default=False)
+
+
+class DeadlineQueue:
+    """Waiting calls by (deadline, arrival); sans-IO apart from the events."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Waiter] = []
+        self._arrivals = itertools.count()
+
+    def push(self, deadline: float) -> _Waiter:
+        waiter = _Waiter(deadline, next(self._arrivals))
+        heapq.heappush(self._heap, waiter)
+        return waiter
+
+    def pop(self) -> _Waiter | None:
+        """The earliest deadline still waiting, or None."""
+        while self._heap:
+            waiter = heapq.heappop(self._heap)
+            if not waiter.gone:
+                return waiter
+        return None
+
+    def __len__(self) -> int:
+        return sum(not w.gone for w in self._heap)
+
+
+class ModelScheduler:
+    """``slots`` model calls at a time, earliest deadline first.
+
+    Use ``async with scheduler.slot(deadline):`` around one call. A call
+    cancelled while waiting leaves the queue; one cancelled while running
+    keeps its slot until :meth:`release_later` says its thread is done.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.slots = slots
+        self._busy = 0
+        self._queue = DeadlineQueue()
+        self.granted = 0
+        self.peak_waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    async def acquire(self, deadline: float) -> None:
+        waiter = self._queue.push(deadline)
+        self.peak_waiting = max(self.peak_waiting, len(self._queue))
+        self._dispatch()
+        try:
+            await waiter.granted.wait()
+        except BaseException:
+            if waiter.granted.is_set():  # granted as we were cancelled: hand it on
+                self.release()
+            else:
+                waiter.gone = True
+            raise
+
+    def release(self) -> None:
+        self._busy -= 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self._busy < self.slots:
+            waiter = self._queue.pop()
+            if waiter is None:
+                return
+            self._busy += 1
+            self.granted += 1
+            waiter.granted.set()
+
+    @asynccontextmanager
+    async def slot(self, deadline: float) -> AsyncIterator[None]:
+        await self.acquire(deadline)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class PlayoutClock:
+    """When one session's next audio is needed (see the module docstring).
+
+    Sans-IO: the caller passes the time. ``begin`` at each utterance;
+    ``produced`` after each chunk; ``deadline`` for the next call.
+    """
+
+    def __init__(self, sample_rate_hz: int, margin_s: float = 0.2) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.margin_s = margin_s  # ask for the slot this much before running dry
+        self.first_audio_at: float | None = None
+        self.produced_s = 0.0
+        self.late_s = 0.0  # audio that was made after the listener needed it
+
+    def begin(self) -> None:
+        self.first_audio_at = None
+        self.produced_s = 0.0
+
+    def deadline(self, now: float) -> float:
+        if self.first_audio_at is None:
+            return now
+        return self.first_audio_at + self.produced_s - self.margin_s
+
+    def produced(self, samples: int, now: float) -> None:
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        else:
+            due = self.first_audio_at + self.produced_s
+            self.late_s += max(0.0, now - due)
+        self.produced_s += samples / self.sample_rate_hz
+
+
+class Admission:
+    """At most ``capacity`` utterances synthesized at once; more are refused.
+
+    ``try_enter`` never waits: a refusal is immediate, with the seconds a
+    client should wait before retrying (one typical utterance).
+    """
+
+    def __init__(self, capacity: int, retry_after_s: float = 2.0) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self.retry_after_s = retry_after_s
+        self.active = 0
+        self.refused = 0
+        self.peak = 0
+
+    def try_enter(self) -> bool:
+        if self.active >= self.capacity:
+            self.refused += 1
+            return False
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        return True
+
+    def leave(self) -> None:
+        self.active -= 1

@@ -1,0 +1,178 @@
+"""``streamtts serve``: one process, one loaded voice, three doors.
+
+Start-up loads and warms the voice once, makes the shared scheduler, then
+opens the doors (Wyoming on TCP and/or a Unix socket; HTTP and WebSocket
+through hypercorn on trio) and says where it listens on one line.
+``SIGTERM`` (or Ctrl-C) drains: no new sessions; running ones finish, or
+are cut at ``drain_s``; exit 0.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import trio
+
+from ..config import ChunkSchedule
+from ..errors import ConfigError
+from .http import HttpLimits, build_app
+from .scheduler import Admission, ModelScheduler
+from .session import ServerState
+from .wyoming import WyomingLimits, serve_connection
+
+__all__ = ["ServeOptions", "serve"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything ``streamtts serve`` takes (see its ``--help``)."""
+
+    voice: str | None = None
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    wyoming: tuple[str, ...] = ("tcp://127.0.0.1:10200",)
+    token: str | None = None
+    no_auth: bool = False
+    max_streams: int = 8
+    model_slots: int = 2
+    seed: int | None = None
+    drain_s: float = 10.0
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
+    wyoming_limits: WyomingLimits = field(default_factory=WyomingLimits)
+
+    def check(self) -> None:
+        if not _is_loopback(self.host) and self.token is None and not self.no_auth:
+            raise ConfigError(
+                f"listening on {self.host} would let anyone on the network use this server; "
+                "give --token SECRET (clients send 'Authorization: Bearer SECRET') or --no-auth"
+            )
+        for uri in self.wyoming:
+            parsed = urlparse(uri)
+            if parsed.scheme not in ("tcp", "unix"):
+                raise ConfigError(f"--wyoming {uri!r}: use tcp://HOST:PORT or unix:///PATH")
+            if parsed.scheme == "tcp":
+                if parsed.port is None or parsed.hostname is None:
+                    raise ConfigError(f"--wyoming {uri!r}: needs a host and a port")
+                if not _is_loopback(parsed.hostname) and not self.no_auth:
+                    raise ConfigError(
+                        f"--wyoming {uri!r}: Wyoming has no authentication, so a "
+                        "non-loopback address needs --no-auth (use a firewall)"
+                    )
+        if self.max_streams < 1 or self.model_slots < 1:
+            raise ConfigError("--max-streams and --model-slots must be at least 1")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
+    """Run the server until SIGTERM/SIGINT; returns the exit status."""
+    options.check()
+    from ..synthesis import PiperCore
+    from ..voices.registry import load_voice
+
+    voice = await trio.to_thread.run_sync(load_voice, options.voice)
+    await trio.to_thread.run_sync(PiperCore(voice).warm_up)
+    state = ServerState(
+        voice,
+        ModelScheduler(options.model_slots),
+        Admission(options.max_streams),
+        seed=options.seed,
+        schedule=ChunkSchedule(),
+    )
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        where = []
+        wyoming_scope = trio.CancelScope()
+        listeners = [await _open_wyoming(uri) for uri in options.wyoming]
+
+        async def handle(stream: trio.SocketStream) -> None:
+            await serve_connection(stream, state, options.wyoming_limits)
+
+        async def wyoming_door() -> None:
+            with wyoming_scope:
+                await trio.serve_listeners(handle, listeners)
+
+        if listeners:
+            nursery.start_soon(wyoming_door)
+            where += [f"{uri} (wyoming)" for uri in options.wyoming]
+        if options.http_port >= 0:
+            app = build_app(state, options.token, options.http_limits)
+            await nursery.start(_http_door, app, options, shutdown)
+            base = f"{_url_host(options.host)}:{options.http_port}"
+            where += [f"http://{base}/v1/audio/speech", f"ws://{base}/v1/stream"]
+        if ready_line:
+            print(f"streamtts: serving {voice.name} at " + ", ".join(where), flush=True)
+
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+        _log.info("draining: no new sessions; waiting up to %.0f s", options.drain_s)
+        state.draining = True
+        wyoming_scope.cancel()  # stop accepting; connections already open go on
+        shutdown.set()
+        with trio.move_on_after(options.drain_s):
+            while state.admission.active:
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+async def _open_wyoming(uri: str) -> trio.SocketListener:
+    parsed = urlparse(uri)
+    if parsed.scheme == "unix":
+        path = Path(parsed.path)
+        if path.is_socket():
+            path.unlink()  # a stale socket of an earlier run
+        sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+        await sock.bind(str(path))
+        sock.listen(64)
+        return trio.SocketListener(sock)
+    assert parsed.hostname is not None and parsed.port is not None
+    listeners = await trio.open_tcp_listeners(parsed.port, host=parsed.hostname)
+    return listeners[0]
+
+
+async def _http_door(
+    app: Any,
+    options: ServeOptions,
+    shutdown: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+
+    config = Config()
+    config.bind = [f"{_url_host(options.host)}:{options.http_port}"]
+    config.graceful_timeout = options.drain_s
+    config.websocket_max_message_size = options.http_limits.message_bytes
+    config.keep_alive_timeout = 30
+    config.accesslog = None
+    config.errorlog = logging.getLogger("streamtts.serve.hypercorn")
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
+
+
+def run(options: ServeOptions) -> int:
+    try:
+        return trio.run(serve, options)
+    except OSError as err:
+        raise ConfigError(f"cannot listen: {err.strerror or err}; is the port in use?") from err
