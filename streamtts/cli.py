@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .config import SynthesisOptions
-from .errors import AudioDeviceError, InputTextError, StreamTTSError
+from .errors import AudioDeviceError, ConfigError, InputTextError, StreamTTSError
 from .sinks.base import Sink
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -183,6 +183,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="model calls run at once, earliest deadline first (default 2: one per core)",
     )
     serve.add_argument("--seed", type=int, help="make every session's audio reproducible")
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        help="close a connection that sends nothing for this many seconds (default 120); "
+        "an event or message must arrive whole within min(10, this)",
+    )
     serve.add_argument(
         "--drain",
         type=float,
@@ -382,7 +389,15 @@ async def _speak_async(
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve.server import ServeOptions, run
+    try:
+        from .serve.http import HttpLimits
+        from .serve.server import ServeOptions, run
+        from .serve.wyoming import WyomingLimits
+    except ImportError as err:
+        raise ConfigError(
+            f"serving needs the server extras ({err.name} is missing): "
+            "pip install 'streamtts[serve]'"
+        ) from err
 
     wyoming = args.wyoming or ["tcp://127.0.0.1:10200"]
     options = ServeOptions(
@@ -396,6 +411,10 @@ def _serve(args: argparse.Namespace) -> int:
         model_slots=args.model_slots,
         seed=args.seed,
         drain_s=args.drain,
+        http_limits=HttpLimits(idle_s=args.idle_timeout),
+        wyoming_limits=WyomingLimits(
+            idle_s=args.idle_timeout, event_s=min(10.0, args.idle_timeout)
+        ),
     )
     return run(options)
 

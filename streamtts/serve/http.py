@@ -312,6 +312,9 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
             "voice": state.voice.name,
             "active": state.admission.active,
             "capacity": state.admission.capacity,
+            "connections": state.sessions,
+            "model_calls": state.scheduler.granted,
+            **_process_health(),
         }
         return JSONResponse(body, status_code=503 if state.draining else 200)
 
@@ -335,6 +338,28 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
         WebSocketRoute("/v1/stream", stream),
     ]
     return Starlette(routes=routes)
+
+
+def _process_health() -> dict[str, float]:
+    """Threads, trio tasks and resident memory: what a leak would grow."""
+    import os
+    import threading
+
+    tasks = 0
+    root = trio.lowlevel.current_root_task()
+    pending = [] if root is None else [root]
+    while pending:
+        task = pending.pop()
+        tasks += 1
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        rss_pages = int(statm.read().split()[1])
+    return {
+        "threads": threading.active_count(),
+        "tasks": tasks,
+        "rss_mb": round(rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1),
+    }
 
 
 def _unauthorized() -> JSONResponse:

@@ -165,7 +165,9 @@ async def _http_door(
     config.bind = [f"{_url_host(options.host)}:{options.http_port}"]
     config.graceful_timeout = options.drain_s
     config.websocket_max_message_size = options.http_limits.message_bytes
-    config.keep_alive_timeout = 30
+    # A connection whose client vanished mid-request is noticed by this
+    # timeout (hypercorn's default): its task ends within 5 s.
+    config.keep_alive_timeout = 5
     config.accesslog = None
     config.errorlog = logging.getLogger("streamtts.serve.hypercorn")
     await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ from wyoming.tts import (
     SynthesizeStop,
     SynthesizeStopped,
 )
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 from .. import __version__
 from ..sinks.wav import float_to_s16
@@ -245,8 +249,9 @@ async def serve_connection(
                 _log.info("wyoming: %s", err)
                 await connection.error(str(err), "protocol-error")
             nursery.cancel_scope.cancel()  # the client is gone: so is its work
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass  # the client went away mid-write
+    except Exception as err:  # one client's trouble never reaches the listener
+        if not _only_gone_client(err):
+            _log.exception("wyoming: a connection failed")
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await stream.aclose()
@@ -310,6 +315,16 @@ async def _handle(
         connection.text_stream = None
     else:
         await connection.error(f"unknown event type {event.type!r}", "unknown-event")
+
+
+def _only_gone_client(error: BaseException) -> bool:
+    """True when every leaf of ``error`` says the client went away."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_only_gone_client(e) for e in error.exceptions)
+    if isinstance(error, (trio.BrokenResourceError, trio.ClosedResourceError)):
+        return True
+    # The engine reports a sink that broke as a speaking failure, from the cause.
+    return error.__cause__ is not None and _only_gone_client(error.__cause__)
 
 
 def _parse(kind: Any, event: Event) -> Any:
