@@ -119,7 +119,9 @@ class Engine:
         """Speak ``text`` and return once it has been heard (or interrupted)."""
         async with self.stream() as stream:
             await stream.send(text)
-        assert stream.result is not None
+        if stream.result is None:  # the engine was closed or cancelled under it
+            await trio.lowlevel.checkpoint()  # a cancelled caller gets its Cancelled
+            raise StreamTTSError("the engine closed before the utterance ended")
         return stream.result
 
     @asynccontextmanager

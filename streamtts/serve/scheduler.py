@@ -55,6 +55,12 @@ class DeadlineQueue:
         heapq.heappush(self._heap, waiter)
         return waiter
 
+    def peek(self) -> _Waiter | None:
+        """The earliest deadline still waiting, left in the queue."""
+        while self._heap and self._heap[0].gone:
+            heapq.heappop(self._heap)
+        return self._heap[0] if self._heap else None
+
     def pop(self) -> _Waiter | None:
         """The earliest deadline still waiting, or None."""
         while self._heap:
@@ -75,12 +81,22 @@ class ModelScheduler:
     keeps its slot until :meth:`release_later` says its thread is done.
     """
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, urgent_s: float = 0.5, grace_s: float = 0.002) -> None:
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
         self.slots = slots
+        # A freed slot goes to a call that is not urgent (needed more than
+        # urgent_s from now: a render far ahead of its listener) only after
+        # grace_s. Calls are not preemptible, and a real-time session asks
+        # for its next call a few task switches after its last one returns:
+        # without the grace, a waiting render takes the slot in that gap and
+        # the stream's next chunk waits a whole render call (an underrun at
+        # a stream's start, where it has one small chunk in hand).
+        self.urgent_s = urgent_s
+        self.grace_s = grace_s
         self._busy = 0
         self._queue = DeadlineQueue()
+        self._delayed = False
         self.granted = 0
         self.peak_waiting = 0
 
@@ -107,6 +123,17 @@ class ModelScheduler:
 
     def release(self) -> None:
         self._busy -= 1
+        best = self._queue.peek()
+        if best is not None and best.deadline > trio.current_time() + self.urgent_s:
+            if not self._delayed:
+                self._delayed = True
+                trio.lowlevel.spawn_system_task(self._dispatch_after_grace)
+            return
+        self._dispatch()
+
+    async def _dispatch_after_grace(self) -> None:
+        await trio.sleep(self.grace_s)
+        self._delayed = False
         self._dispatch()
 
     def _dispatch(self) -> None:

@@ -165,9 +165,10 @@ async def _http_door(
     config.bind = [f"{_url_host(options.host)}:{options.http_port}"]
     config.graceful_timeout = options.drain_s
     config.websocket_max_message_size = options.http_limits.message_bytes
-    # A connection whose client vanished mid-request is noticed by this
-    # timeout (hypercorn's default): its task ends within 5 s.
-    config.keep_alive_timeout = 5
+    # hypercorn keeps a closed connection's task until this runs out (an idle
+    # keep-alive connection too): 2 s returns them soon and still lets a
+    # client reuse its connection for the next request.
+    config.keep_alive_timeout = 2
     config.accesslog = None
     config.errorlog = logging.getLogger("streamtts.serve.hypercorn")
     await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)

@@ -1,0 +1,148 @@
+"""The server's scheduler on virtual time: whose model call runs first.
+
+Sessions are real engines on fake backends whose costs are spent inside
+the shared scheduler's slots, so the policy is tested exactly as the server
+uses it, without a model or a clock."""
+
+from __future__ import annotations
+
+import trio
+
+from streamtts.engine import open_engine
+from streamtts.messages import AudioChunk, Planned
+from streamtts.serve.scheduler import Admission, DeadlineQueue, ModelScheduler, PlayoutClock
+from streamtts.sinks.files import NullSink
+from streamtts.testing import FakeBackend, FakeSink
+
+RATE = 8000
+COSTS = {"prepare_s": 0.001, "encode_s": 0.02, "first_chunk_s": 0.015, "chunk_s": 0.05}
+LONG = " ".join(["A long text rendered as fast as the machine allows."] * 40)
+
+
+class ScheduledFake(FakeBackend):
+    """A fake voice whose every cost waits for a slot of the scheduler."""
+
+    def __init__(self, scheduler: ModelScheduler, fifo: bool = False) -> None:
+        super().__init__(sample_rate_hz=RATE, **COSTS)
+        self.scheduler = scheduler
+        self.clock = PlayoutClock(RATE)
+        self.fifo = fifo  # first come, first served: what a plain lock does
+
+    async def _spend(self, seconds: float, what: str) -> None:
+        now = trio.current_time()
+        deadline = now if self.fifo else self.clock.deadline(now)
+        async with self.scheduler.slot(deadline):
+            await super()._spend(seconds, what)
+
+    async def next_chunk(self, planned: Planned) -> AudioChunk:
+        chunk = await super().next_chunk(planned)
+        self.clock.produced(chunk.samples.size, trio.current_time())
+        return chunk
+
+
+def test_deadline_queue_order() -> None:
+    queue = DeadlineQueue()
+    late, soon, also_soon = queue.push(5.0), queue.push(1.0), queue.push(1.0)
+    gone = queue.push(0.5)
+    gone.gone = True
+    assert [queue.pop(), queue.pop(), queue.pop(), queue.pop()] == [soon, also_soon, late, None]
+    assert len(queue) == 0
+
+
+def test_playout_clock_deadlines_and_lateness() -> None:
+    clock = PlayoutClock(1000, margin_s=0.0)
+    clock.begin()
+    assert clock.deadline(now=10.0) == 10.0  # before the first audio: now
+    clock.produced(500, now=10.0)  # 0.5 s out at t=10
+    assert clock.deadline(now=10.1) == 10.5  # needed when that runs out
+    clock.produced(500, now=10.7)  # 0.2 s too late
+    assert abs(clock.late_s - 0.2) < 1e-9
+
+
+def test_admission_refuses_at_once_past_capacity() -> None:
+    admission = Admission(2)
+    assert admission.try_enter() and admission.try_enter()
+    assert not admission.try_enter() and admission.refused == 1
+    admission.leave()
+    assert admission.try_enter() and admission.peak == 2
+
+
+async def new_request_ttfa(renders: int, fifo: bool) -> float:
+    """TTFA of a new utterance while ``renders`` long renders are in flight."""
+    scheduler = ModelScheduler(slots=1)
+    ttfa: list[float] = []
+    async with trio.open_nursery() as nursery:
+
+        async def render() -> None:
+            backend = ScheduledFake(scheduler, fifo)
+            async with open_engine(backend=backend, sink=NullSink()) as engine:
+                await engine.say(LONG)
+
+        for _ in range(renders):
+            nursery.start_soon(render)
+        await trio.sleep(2.0)  # the renders are well under way
+        backend = ScheduledFake(scheduler, fifo)
+        async with open_engine(backend=backend, sink=FakeSink()) as engine:
+            result = await engine.say("A new question, just asked.")
+        assert result.stats.ttfa_s is not None
+        ttfa.append(result.stats.ttfa_s)
+        nursery.cancel_scope.cancel()
+    return ttfa[0]
+
+
+async def test_a_new_request_does_not_wait_for_long_renders(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    alone = await new_request_ttfa(0, fifo=False)
+    assert abs(alone - (0.001 + 0.02 + 0.015)) < 1e-6
+    # Renders far ahead of their listeners: at most the one call already
+    # running (a 50 ms chunk) is ahead of the new request, however many.
+    for renders in (1, 2, 4):
+        ttfa = await new_request_ttfa(renders, fifo=False)
+        assert ttfa <= alone + COSTS["chunk_s"] + 1e-6, (renders, ttfa)
+    # Eight renders share the slot so thinly that they are barely ahead of
+    # real time (they count against capacity like any stream); still far
+    # sooner than first come, first served, where it waits behind them all.
+    edf, fifo = await new_request_ttfa(8, fifo=False), await new_request_ttfa(8, fifo=True)
+    assert edf < fifo / 3, (edf, fifo)
+    assert await new_request_ttfa(4, fifo=True) > alone + 4 * COSTS["chunk_s"]
+
+
+async def stream_underruns(realtime: int, renders: int, fifo: bool) -> list[int]:
+    """Underruns of ``realtime`` listeners while ``renders`` renders run."""
+    scheduler = ModelScheduler(slots=1)
+    underruns: list[int] = []
+    text = " ".join(["A real-time stream that must never run dry."] * 6)
+    async with trio.open_nursery() as nursery:
+
+        async def render() -> None:
+            backend = ScheduledFake(scheduler, fifo)
+            async with open_engine(backend=backend, sink=NullSink()) as engine:
+                while True:
+                    await engine.say(LONG)
+
+        async def listen(start_s: float) -> None:
+            await trio.sleep(start_s)  # requests arrive spread, not all at once
+            backend = ScheduledFake(scheduler, fifo)
+            sink = FakeSink(queue_s=0.3)
+            async with open_engine(backend=backend, sink=sink) as engine:
+                result = await engine.say(text)
+            underruns.append(result.stats.underruns)
+
+        for _ in range(renders):
+            nursery.start_soon(render)
+        async with trio.open_nursery() as listeners:
+            for k in range(realtime):
+                listeners.start_soon(listen, 1.0 + 0.3 * k)
+        nursery.cancel_scope.cancel()
+    return underruns
+
+
+async def test_real_time_streams_go_before_renders_that_are_ahead(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Listeners arriving 0.3 s apart, each needing 10% of the one slot,
+    # beside renders that would take all of it.
+    for listeners, renders in ((1, 6), (4, 4), (6, 2)):
+        assert await stream_underruns(listeners, renders, fifo=False) == [0] * listeners
+    assert sum(await stream_underruns(4, 4, fifo=True)) > 20  # what the policy saves
