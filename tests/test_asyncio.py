@@ -66,10 +66,22 @@ def test_examples_run(script: str, tmp_path: Path, cache_dir: Path) -> None:
 def test_speak_stdin_example(tmp_path: Path, cache_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "speak_stdin.py"), str(tmp_path / "o.wav")],
-        input="Line one.\nLine two.\n",
+        input="Hello world. This is a test of the sound card.\n",
         capture_output=True,
         timeout=180,
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "Line" in result.stderr
+    # Every word is named as it is heard, "card" too ("of the" is one sound).
+    assert result.stderr.split() == [
+        "Hello",
+        "world",
+        "This",
+        "is",
+        "a",
+        "test",
+        "of",
+        "the",
+        "sound",
+        "card",
+    ]

@@ -605,6 +605,32 @@ def test_500_connections_dropped_anywhere_leave_nothing_behind(server: Server) -
     assert describe_still_works(server)
 
 
+def test_the_client_examples_run(server: Server, tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    env = {
+        **os.environ,
+        "STREAMTTS_WYOMING": f"127.0.0.1:{server.wyoming_port}",
+        "STREAMTTS_URL": f"{server.http}/v1",
+        "STREAMTTS_WS": server.http.replace("http", "ws") + "/v1/stream",
+        "STREAMTTS_TOKEN": TOKEN,
+    }
+    runs = {
+        "wyoming_client.py": ["A sentence for the Wyoming example.", str(tmp_path / "w.wav")],
+        "openai_client.py": ["A sentence for the OpenAI example.", str(tmp_path / "o.pcm")],
+        "websocket_client.py": [str(tmp_path / "ws.raw")],
+    }
+    for script, args in runs.items():
+        result = subprocess.run(
+            [sys.executable, str(examples / script), *args],
+            capture_output=True, timeout=120, env=env, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, (script, result.stderr)
+        assert "wrote" in result.stdout, (script, result.stdout)
+    assert (tmp_path / "w.wav").stat().st_size > 44 + 22050
+    assert (tmp_path / "o.pcm").stat().st_size > 24000
+    assert (tmp_path / "ws.raw").stat().st_size > 2 * 22050 * 2  # two seconds, then the next
+
+
 def test_metrics_in_prometheus_text(server: Server) -> None:
     text = httpx.get(f"{server.http}/metrics", headers=HEADERS, timeout=10).text
     for name in (

@@ -31,6 +31,14 @@ __all__ = ["ServeOptions", "serve"]
 _log = logging.getLogger(__name__)
 
 
+# Model calls are not preemptible, so the longest one bounds how long an
+# urgent call (a stream about to run dry, a new utterance's first chunk)
+# can wait for a slot. Chunks of at most 64 frames (0.74 s of audio, ~30-60
+# ms of decoder) instead of 128 keep that wait short, for ~8% more decoder
+# work (more context recomputed).
+SERVER_SCHEDULE = ChunkSchedule(max_chunk_frames=64)
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """Everything ``streamtts serve`` takes (see its ``--help``)."""
@@ -92,7 +100,7 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
         ModelScheduler(options.model_slots),
         Admission(options.max_streams),
         seed=options.seed,
-        schedule=ChunkSchedule(),
+        schedule=SERVER_SCHEDULE,
     )
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
