@@ -22,6 +22,7 @@ from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
 from .output import OutputCore
 from .sinks.base import Sink
 from .synthesis import next_part_offset
+from .text.frontend import FrontEnd, OffsetMap
 from .text.segmenter import Segmenter
 
 __all__ = [
@@ -117,12 +118,14 @@ class HeadStartGate:
 async def segment_text(
     receive: trio.MemoryReceiveChannel[TextPiece],
     send: trio.MemorySendChannel[Segment],
+    frontend: FrontEnd,
     segmenter: Segmenter,
     stall_s: float,
     meter: Meter,
     clock: Clock,
 ) -> None:
-    """Text pieces → segments; a stalled stream flushes whole words."""
+    """Text pieces → (the text front end) → segments; a stalled stream
+    flushes whole words."""
     with receive, send:
         last_handed = None
         while True:
@@ -142,9 +145,10 @@ async def segment_text(
             # goes out before the rest is split (an hour of text takes the
             # segmenter ~40 ms); the segmenter does not mind where pieces end.
             for start in range(0, len(piece.text), _SEGMENTER_SLICE_CHARS):
-                for segment in segmenter.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS]):
+                spoken = frontend.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
+                for segment in segmenter.feed(spoken):
                     await _send_segment(send, segment, meter, clock, last_handed)
-        for segment in segmenter.flush():
+        for segment in [*segmenter.feed(frontend.flush()), *segmenter.flush()]:
             await _send_segment(send, segment, meter, clock, last_handed)
 
 
@@ -296,11 +300,13 @@ async def announce(
     receive: trio.MemoryReceiveChannel[Mark],
     sink: Sink,
     emit: Callable[[Event], None],
+    offsets: OffsetMap,
     stats: UtteranceStats,
     clock: Clock,
     heard: Heard,
 ) -> None:
-    """Fire each mark's event when the sink has played its position."""
+    """Fire each mark's event when the sink has played its position, with
+    its offsets moved back into the caller's text (``offsets``)."""
     with receive:
         async for mark in receive:
             await sink.wait_heard(mark.position + 1)
@@ -310,8 +316,17 @@ async def announce(
                     stats.ttfa_heard_s = now - clock.first_segment_text_at_s
                 continue
             if isinstance(mark.event, WordStarted):
-                heard.word = replace(mark.event, at_s=now)
+                word = mark.event
+                heard.word = replace(
+                    word,
+                    at_s=now,
+                    text_start=offsets.start(word.text_start),
+                    text_end=offsets.end(word.text_end),
+                )
                 emit(heard.word)
             else:
-                heard.segment = replace(mark.event, at_s=now)
+                segment = mark.event
+                heard.segment = replace(
+                    segment, at_s=now, text_start=offsets.start(segment.text_start)
+                )
                 emit(heard.segment)

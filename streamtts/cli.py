@@ -99,6 +99,27 @@ def _build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--noise-w", type=float, help="duration variation (voice default, e.g. 0.8)")
     speak.add_argument("--speaker", help="speaker id or name, for multi-speaker voices")
     speak.add_argument(
+        "--text-format",
+        choices=("markdown", "plain"),
+        default="markdown",
+        help="markdown (default: what LLMs write; plain prose sounds the same) drops "
+        "emphasis marks, reads links by their text and headings and list items as their "
+        "own sentences; plain reads the text as written. Both say money, dates, "
+        "fractions, URLs and e-mail addresses as a person would",
+    )
+    speak.add_argument(
+        "--code-blocks",
+        choices=("summarize", "read", "skip"),
+        default="summarize",
+        help="markdown code blocks: 'code block, N lines' (default), read, or skip",
+    )
+    speak.add_argument(
+        "--tables",
+        choices=("summarize", "read", "skip"),
+        default="summarize",
+        help="markdown tables: 'table, N rows' (default), read row by row, or skip",
+    )
+    speak.add_argument(
         "--whole",
         action="store_true",
         help="synthesize each segment in one go instead of streaming inside it (same samples, "
@@ -334,6 +355,7 @@ async def _speak_async(
     from .engine import open_engine
     from .events import Event, SegmentStarted
     from .sinks.files import FileSink
+    from .text.frontend import TextOptions
 
     total: int | None = None
     if text is not None:
@@ -363,7 +385,12 @@ async def _speak_async(
         if isinstance(event, SegmentStarted):
             progress.update(event.text_start, sink.accepted / max(1, sink.sample_rate_hz))
 
-    engine_options = EngineOptions(synthesis=options, stall_s=args.stall, whole=args.whole)
+    text_options = TextOptions(
+        format=args.text_format, code_blocks=args.code_blocks, tables=args.tables
+    )
+    engine_options = EngineOptions(
+        synthesis=options, text=text_options, stall_s=args.stall, whole=args.whole
+    )
     try:
         async with open_engine(
             args.voice, sink, options=engine_options, on_event=on_event

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .text.frontend import TextOptions
 from .text.segmenter import SegmenterOptions
 
 __all__ = ["ChannelSizes", "ChunkSchedule", "EngineOptions", "SynthesisOptions"]
@@ -140,6 +141,8 @@ class EngineOptions:
     - ``sentence_gap_s``: silence added between segments.
     - ``gain``: output gain (1.0 = the voice's own level).
     - ``fade_ms``: fade at barge-in, so the cut does not click.
+    - ``text``: how text is read (plain or markdown, normalization); each
+      utterance may override it (``Engine.say(..., text_options=...)``).
     - ``segmenter``: where text is cut into segments.
     - ``schedule``: chunk sizes of the incremental decoder.
     - ``whole``: decode each segment in one run instead of streaming inside
@@ -154,6 +157,7 @@ class EngineOptions:
 
     synthesis: SynthesisOptions = SynthesisOptions()
     channels: ChannelSizes = ChannelSizes()
+    text: TextOptions = field(default_factory=TextOptions)
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     schedule: ChunkSchedule = ChunkSchedule()
     whole: bool = False

@@ -34,6 +34,7 @@ from .events import Event, Interrupted, SegmentStarted, UtteranceDone, Utterance
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
 from .output import OutputCore
 from .sinks.base import Sink
+from .text.frontend import FrontEnd, TextOptions
 from .text.segmenter import Segmenter, SegmenterOptions
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -115,9 +116,12 @@ class Engine:
 
     # -- public API ------------------------------------------------------------
 
-    async def say(self, text: str) -> UtteranceResult:
-        """Speak ``text`` and return once it has been heard (or interrupted)."""
-        async with self.stream() as stream:
+    async def say(self, text: str, *, text_options: TextOptions | None = None) -> UtteranceResult:
+        """Speak ``text`` and return once it has been heard (or interrupted).
+
+        ``text_options`` (format, markdown's code blocks and tables, emoji)
+        replace the engine's ``options.text`` for this utterance."""
+        async with self.stream(text_options=text_options) as stream:
             await stream.send(text)
         if stream.result is None:  # the engine was closed or cancelled under it
             await trio.lowlevel.checkpoint()  # a cancelled caller gets its Cancelled
@@ -125,7 +129,7 @@ class Engine:
         return stream.result
 
     @asynccontextmanager
-    async def stream(self) -> AsyncIterator[TextStream]:
+    async def stream(self, *, text_options: TextOptions | None = None) -> AsyncIterator[TextStream]:
         """One utterance from text pieces; see :class:`TextStream`."""
         size = self.options.channels.text_pieces
         send, receive = trio.open_memory_channel[TextPiece](size)
@@ -134,7 +138,7 @@ class Engine:
 
         async def run() -> None:
             try:
-                stream.result = await self._utterance(receive)
+                stream.result = await self._utterance(receive, text_options or self.options.text)
             except Exception as err:  # reported to the caller; the engine lives on
                 stream.error = err
             finally:
@@ -203,7 +207,9 @@ class Engine:
 
     # -- one utterance -----------------------------------------------------------
 
-    async def _utterance(self, text: trio.MemoryReceiveChannel[TextPiece]) -> UtteranceResult:
+    async def _utterance(
+        self, text: trio.MemoryReceiveChannel[TextPiece], text_options: TextOptions
+    ) -> UtteranceResult:
         async with self._turn:
             self._count += 1
             number = self._count
@@ -224,7 +230,7 @@ class Engine:
                     self._current = scope
                     self._stopped = trio.Event()
                     self._interrupted_at = None
-                    await self._graph(text, number, stats, heard, output, clock)
+                    await self._graph(text, text_options, number, stats, heard, output, clock)
                     await self.sink.drain()
             except BaseException:
                 with trio.CancelScope(shield=True):
@@ -266,6 +272,7 @@ class Engine:
     async def _graph(
         self,
         text: trio.MemoryReceiveChannel[TextPiece],
+        text_options: TextOptions,
         number: int,
         stats: UtteranceStats,
         heard: actors.Heard,
@@ -279,6 +286,7 @@ class Engine:
         plan_send, plan_receive = trio.open_memory_channel[Planned](sizes.plans)
         chunk_send, chunk_receive = trio.open_memory_channel[AudioChunk](sizes.chunks)
         mark_send, mark_receive = trio.open_memory_channel[Mark](sizes.marks)
+        frontend = FrontEnd(text_options)
         segmenter = Segmenter(self.options.segmenter)
         gate = actors.HeadStartGate()
         failures = actors.Failures(number, stats, self._emit)
@@ -288,6 +296,7 @@ class Engine:
                 actors.segment_text,
                 text.clone(),
                 seg_send,
+                frontend,
                 segmenter,
                 self.options.stall_s,
                 meter,
@@ -311,7 +320,14 @@ class Engine:
             )
             nursery.start_soon(actors.play, chunk_receive, mark_send, self.sink, output, meter)
             nursery.start_soon(
-                actors.announce, mark_receive, self.sink, self._emit, stats, clock, heard
+                actors.announce,
+                mark_receive,
+                self.sink,
+                self._emit,
+                frontend.offsets,
+                stats,
+                clock,
+                heard,
             )
 
     def _emit(self, event: Event) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .config import ChunkSchedule, SynthesisOptions
 from .messages import AudioChunk, Planned, Prepared, Segment
+from .text.frontend import FrontEnd, TextOptions
 from .text.phoneme_ids import has_sound, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer
 from .text.segmenter import Segmenter, SegmenterOptions
@@ -199,18 +200,23 @@ class Synthesizer:
         options: SynthesisOptions | None = None,
         segmenter_options: SegmenterOptions | None = None,
         schedule: ChunkSchedule | None = None,
+        text_options: TextOptions | None = None,
     ) -> None:
         self.voice = voice
         self.options = options or SynthesisOptions()
         self.segmenter_options = segmenter_options or SegmenterOptions()
+        self.text_options = text_options or TextOptions()
         self.schedule = schedule or ChunkSchedule()
         self.core = PiperCore(voice, self.options, self.schedule)
         self._whole_core = PiperCore(voice, self.options, ChunkSchedule.one_chunk())
 
     def segments(self, pieces: Iterable[str]) -> Iterator[Segment]:
+        """The text front end, then the segmenter, as in the engine."""
+        frontend = FrontEnd(self.text_options)
         segmenter = Segmenter(self.segmenter_options)
         for piece in pieces:
-            yield from segmenter.feed(piece)
+            yield from segmenter.feed(frontend.feed(piece))
+        yield from segmenter.feed(frontend.flush())
         yield from segmenter.flush()
 
     def speak(

@@ -96,6 +96,7 @@ class SpeechRequest:
     response_format: str
     stream_format: str
     speed: float
+    text_format: str
 
     @classmethod
     def parse(cls, body: Any, state: ServerState, limits: HttpLimits) -> SpeechRequest:
@@ -137,7 +138,10 @@ class SpeechRequest:
             or not 0.25 <= speed <= 4.0
         ):
             raise _BadRequest("speed must be a number from 0.25 to 4.0", "speed")
-        return cls(text, response_format, stream_format, float(speed))
+        text_format = body.get("text_format", "markdown")  # an extension of OpenAI's API
+        if text_format not in ("markdown", "plain"):
+            raise _BadRequest("text_format must be 'markdown' or 'plain'", "text_format")
+        return cls(text, response_format, stream_format, float(speed), text_format)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -198,7 +202,7 @@ class SpeechEndpoint:
 
         async with open_session(self.state, "http", deliver, rate=request.speed) as session:
             try:
-                async with session.utterance() as stream:
+                async with session.utterance(request.text_format) as stream:
                     content_type = "text/event-stream" if sse else encoder.content_type
                     await send(
                         {
@@ -474,9 +478,14 @@ async def _serve_messages(
     async def error(message: str) -> None:
         await out.send(json.dumps({"type": "error", "message": message}))
 
+    text_format = websocket.query_params.get("text_format", "markdown")
+    if text_format not in ("markdown", "plain"):
+        await error("text_format must be markdown or plain; using markdown")
+        text_format = "markdown"
+
     async def run(utterance: _Utterance) -> None:
         try:
-            async with session.utterance() as stream:
+            async with session.utterance(text_format) as stream:
                 utterance.stream = stream
                 utterance.ready.set()
                 await utterance.end.wait()

@@ -28,6 +28,7 @@ from ..events import Event
 from ..messages import AudioChunk, Planned, Prepared, Segment
 from ..sinks.base import Sink
 from ..synthesis import PiperCore
+from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
 from .metrics import ServerMetrics
 from .scheduler import Admission, ModelScheduler, PlayoutClock
@@ -162,8 +163,11 @@ class Session:
         self.door = door
 
     @asynccontextmanager
-    async def utterance(self) -> AsyncIterator[TextStream]:
-        """Admit, speak, record. Raises :class:`AtCapacity` at once when full."""
+    async def utterance(self, text_format: str = "markdown") -> AsyncIterator[TextStream]:
+        """Admit, speak, record. Raises :class:`AtCapacity` at once when full.
+
+        Network clients are mostly LLM front ends, so text is read as
+        markdown unless they say ``plain`` (plain prose sounds the same)."""
         state = self.state
         if state.draining or not state.admission.try_enter():
             state.metrics.refused.labels(self.door).inc()
@@ -172,7 +176,7 @@ class Session:
         self.backend.clock.begin()
         late_before = self.backend.clock.late_s
         try:
-            async with self.engine.stream() as stream:
+            async with self.engine.stream(text_options=TextOptions(format=text_format)) as stream:
                 yield stream
         except Exception as err:
             state.metrics.errors.labels(self.door, type(err).__name__).inc()

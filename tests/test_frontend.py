@@ -1,0 +1,181 @@
+"""The text front end: markdown and written forms said as a person says them,
+streaming, with offsets back into the caller's text."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamtts import PiperVoice, SynthesisOptions, Synthesizer
+from streamtts.backend import VoiceBackend
+from streamtts.engine import open_engine
+from streamtts.errors import ConfigError
+from streamtts.events import Event, SegmentStarted, WordStarted
+from streamtts.sinks.files import NullSink
+from streamtts.text.frontend import FrontEnd, TextOptions
+from streamtts.text.normalize import normalize_token
+
+MARKDOWN = TextOptions(format="markdown")
+
+
+def spoken(text: str, options: TextOptions = MARKDOWN) -> str:
+    frontend = FrontEnd(options)
+    return frontend.feed(text) + frontend.flush()
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+# (construct, markdown, the words a listener should hear, in order)
+CONSTRUCTS = [
+    ("bold", "It is **very** good.", "it is very good"),
+    ("italic", "An *important* _note_.", "an important note"),
+    ("strike", "Not ~~this~~ that.", "not this that"),
+    ("inline code", "Run `pip install streamtts` now.", "run pip install streamtts now"),
+    ("link", "See [the guide](https://example.com/guide) first.", "see the guide first"),
+    ("image", "![A cat](cat.png) sits.", "a cat sits"),
+    ("autolink", "Go to <https://docs.python.org/3/>.", "go to docs dot python dot org"),
+    ("bare url", "Visit https://www.example.org/a/b?c=d today.", "visit example dot org today"),
+    ("email", "Write to support@example.com.", "write to support at example dot com"),
+    ("heading", "# Setup\nInstall it.", "setup install it"),
+    ("deep heading", "### Step two: run\nGo.", "step two run go"),
+    ("bullets", "- apples\n- pears\n", "apples pears"),
+    ("numbered", "1. First thing\n2. Second thing\n", "1 first thing 2 second thing"),
+    ("quote", "> Be kind.\n", "be kind"),
+    ("rule", "Above.\n\n---\n\nBelow.", "above below"),
+    ("code block", "Try:\n```python\nx = 1\ny = 2\n```\nDone.", "try code block 2 lines done"),
+    ("table", "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\nEnd.", "table 2 rows end"),
+    ("emoji dropped", "Great job 🎉👍!", "great job"),
+    ("money", "It costs $3.50 now.", "it costs 3 dollars and 50 cents now"),
+    ("euros", "Pay €120 today.", "pay 120 euros today"),
+    ("billions", "A $2.5 billion plan.", "a 2 5 billion dollars plan"),
+    ("date", "Due 12/25/2023.", "due december 25th 2023"),
+    ("iso date", "On 2024-03-15 we met.", "on march 15th 2024 we met"),
+    ("fraction", "Add 1/2 cup.", "add 1 half cup"),
+    ("saint", "In St. Louis.", "in saint louis"),
+    ("street", "On Elm St. near here.", "on elm street near here"),
+    ("e.g.", "Fruit, e.g. apples.", "fruit for example apples"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "heard"), CONSTRUCTS, ids=[c[0] for c in CONSTRUCTS])
+def test_each_construct_is_said_as_a_person_says_it(name: str, text: str, heard: str) -> None:
+    assert words(spoken(text)) == heard.split()
+
+
+def test_headings_and_items_are_their_own_segments() -> None:
+    out = spoken("## Results\nWe won\n- one\n- two\nThe end")
+    assert "Results.\n\n" in out and "one.\n\n" in out and "two.\n\n" in out
+
+
+def test_block_options() -> None:
+    text = "```\nprint(1)\n```\n| a |\n|---|\n| 1 |\n"
+    read = TextOptions(format="markdown", code_blocks="read", tables="read")
+    skip = TextOptions(format="markdown", code_blocks="skip", tables="skip")
+    assert words(spoken(text, read)) == ["print", "1", "a", "1"]
+    assert words(spoken(text, skip)) == []
+    named = TextOptions(format="markdown", emoji="name")
+    assert "🎉" in spoken("Yes 🎉", named)
+    with pytest.raises(ConfigError, match="text format must be one of"):
+        TextOptions(format="html")
+
+
+PROSE = (
+    "The library opens at nine in the morning and closes at eight. On weekends it "
+    "closes earlier, at five; members can borrow up to ten books at a time."
+)
+
+
+def test_prose_is_the_same_in_every_format() -> None:
+    assert spoken(PROSE) == spoken(PROSE, TextOptions()) == PROSE
+
+
+def test_plain_keeps_markup_but_normalizes() -> None:
+    assert spoken("**bold** costs $5", TextOptions()) == "**bold** costs 5 dollars"
+
+
+DOCUMENTS = st.sampled_from([c[1] for c in CONSTRUCTS] + [PROSE]).flatmap(
+    lambda first: st.lists(st.sampled_from([c[1] for c in CONSTRUCTS]), max_size=4).map(
+        lambda rest: "\n".join([first, *rest])
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=DOCUMENTS, cuts=st.lists(st.integers(1, 12), max_size=40), markdown=st.booleans())
+def test_any_split_gives_the_same_result(text: str, cuts: list[int], markdown: bool) -> None:
+    options = MARKDOWN if markdown else TextOptions()
+    whole = spoken(text, options)
+    frontend = FrontEnd(options)
+    out, at = "", 0
+    for cut in cuts:
+        out += frontend.feed(text[at : at + cut])
+        at += cut
+    out += frontend.feed(text[at:]) + frontend.flush()
+    assert out == whole
+
+
+MARKUP = st.sampled_from(list("*_~`[]()<>!#|-+.:/@$€12 \n\tab😀"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=MARKUP, max_size=300))
+def test_fuzzed_markup_never_raises_and_offsets_stay_inside(text: str) -> None:
+    frontend = FrontEnd(MARKDOWN)
+    started = time.perf_counter()
+    out = frontend.feed(text) + frontend.flush()
+    assert time.perf_counter() - started < 1.0
+    for k in range(len(out)):
+        assert 0 <= frontend.offsets.start(k) <= len(text)
+        assert 0 <= frontend.offsets.end(k + 1) <= len(text)
+
+
+def test_deeply_nested_and_unterminated_markup_is_bounded() -> None:
+    for text in ("*" * 50_000, "[" * 50_000, "```\n" + "x\n" * 20_000, "|" * 50_000, "`" * 50_000):
+        started = time.perf_counter()
+        spoken(text)
+        assert time.perf_counter() - started < 2.0, text[:10]
+
+
+def test_normalizer_leaves_ordinary_tokens_alone() -> None:
+    for token in ("hello", "3.14", "10:30", "50%", "can't", "U.S.", "Mr.", "x/y"):
+        assert normalize_token(token, "next") == (token, False)
+
+
+async def test_word_events_point_into_the_markdown(voice: PiperVoice) -> None:
+    text = "## Plan\nIt is **very** cheap: [see it](https://x.io/a), only $3.50 today."
+    events: list[Event] = []
+    with trio.fail_after(120):
+        async with open_engine(
+            backend=VoiceBackend(voice, SynthesisOptions(seed=1)),
+            sink=NullSink(),
+            on_event=events.append,
+        ) as engine:
+            await engine.say(text, text_options=MARKDOWN)
+    got = [(text[e.text_start : e.text_end], e.word) for e in events if isinstance(e, WordStarted)]
+    originals = [original for original, _ in got]
+    assert originals[:5] == ["Plan", "It", "is", "very", "cheap"]
+    assert "see" in originals and "it" in originals
+    assert "$3.50" in originals  # said "3 dollars and 50 cents", points at "$3.50"
+    assert originals[-1] == "today"
+    starts = [e.text_start for e in events if isinstance(e, WordStarted)]
+    assert starts == sorted(starts)
+    segments = [text[e.text_start :] for e in events if isinstance(e, SegmentStarted)]
+    assert segments[0].startswith("Plan") and segments[1].startswith("It is")
+
+
+def test_plain_path_and_engine_read_the_same(voice: PiperVoice) -> None:
+    text = "- It costs $3.50\n- **Bold** claims"
+    a = Synthesizer(voice, SynthesisOptions(seed=2), text_options=MARKDOWN).speak([text])
+    audio = np.concatenate([c.samples for c in a])
+    expected = Synthesizer(voice, SynthesisOptions(seed=2)).speak(
+        ["It costs 3 dollars and 50 cents.\n\nBold claims."]
+    )
+    assert np.array_equal(audio, np.concatenate([c.samples for c in expected]))
