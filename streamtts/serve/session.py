@@ -22,10 +22,11 @@ from typing import TypeVar
 import numpy as np
 import trio
 
+from ..backend import ThreadedBackend
 from ..config import ChunkSchedule, EngineOptions, SynthesisOptions
 from ..engine import Engine, TextStream, UtteranceResult, open_engine
 from ..events import Event
-from ..messages import AudioChunk, Planned, Prepared, Segment
+from ..messages import AudioChunk, Planned
 from ..sinks.base import Sink
 from ..synthesis import PiperCore
 from ..text.frontend import TextOptions
@@ -63,38 +64,27 @@ class ServerState:
     draining: bool = False
 
 
-class ScheduledBackend:
-    """A :class:`~streamtts.backend.Backend` whose calls wait for the shared
-    scheduler, with deadlines from this session's :class:`PlayoutClock`.
+class ScheduledBackend(ThreadedBackend):
+    """A :class:`~streamtts.backend.ThreadedBackend` whose calls wait for the
+    server's shared scheduler instead of per-step limiters, with deadlines
+    from this session's :class:`PlayoutClock`.
 
     A cancelled call (barge-in, a client gone) is abandoned at once; its
     thread finishes the call and only then gives its slot back.
     """
 
     def __init__(self, core: PiperCore, scheduler: ModelScheduler) -> None:
-        self.core = core
+        super().__init__(core)
         self.scheduler = scheduler
         self.clock = PlayoutClock(core.sample_rate_hz)
-        self._compute_s = 0.0
         self._in_flight = 0
         self._idle = trio.Event()
         self._idle.set()
 
-    @property
-    def sample_rate_hz(self) -> int:
-        return self.core.sample_rate_hz
-
-    @property
-    def compute_s(self) -> float:
-        return self._compute_s
-
-    def new_rng(self) -> np.random.Generator:
-        return self.core.new_rng()
-
     async def warm_up(self) -> None:
         """The server warmed the shared voice once, before listening."""
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    async def _run(self, step: str, work: Callable[[], T]) -> T:
         scheduler = self.scheduler
         await scheduler.acquire(self.clock.deadline(trio.current_time()))
         token = trio.lowlevel.current_trio_token()
@@ -117,16 +107,8 @@ class ScheduledBackend:
 
         return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
 
-    async def prepare(self, segment: Segment) -> list[Prepared]:
-        return await self._run(lambda: self.core.prepare(segment))
-
-    async def encode(
-        self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
-    ) -> Planned:
-        return await self._run(lambda: self.core.encode(prepared, rng, sample_offset))
-
     async def next_chunk(self, planned: Planned) -> AudioChunk:
-        chunk = await self._run(planned.source.next_chunk)
+        chunk = await super().next_chunk(planned)
         self.clock.produced(chunk.samples.size, trio.current_time())
         return chunk
 
