@@ -16,6 +16,7 @@ from .errors import (
 )
 from .events import (
     Interrupted,
+    MarkReached,
     SegmentFailed,
     SegmentStarted,
     UtteranceDone,
@@ -44,6 +45,7 @@ __all__ = [
     "FileSink",
     "InputTextError",
     "Interrupted",
+    "MarkReached",
     "NullSink",
     "PhonemizerError",
     "PiperVoice",

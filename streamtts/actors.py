@@ -17,12 +17,19 @@ from typing import TypeVar
 import trio
 
 from .backend import Backend
-from .events import Event, SegmentFailed, SegmentStarted, UtteranceStats, WordStarted
+from .events import (
+    Event,
+    MarkReached,
+    SegmentFailed,
+    SegmentStarted,
+    UtteranceStats,
+    WordStarted,
+)
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
 from .output import OutputCore
 from .sinks.base import Sink
 from .synthesis import next_part_offset
-from .text.frontend import FrontEnd, OffsetMap
+from .text.frontend import FrontEnd, Offsets
 from .text.segmenter import Segmenter
 
 __all__ = [
@@ -296,11 +303,34 @@ async def play(
         sink.set_active(False)
 
 
+class SsmlMarks:
+    """SSML marks, fired when the audio at their place is heard: just
+    before the first word after them starts, or, after the last word, once
+    the utterance has all been heard."""
+
+    def __init__(
+        self, marks: list[tuple[int, str]], utterance: int, emit: Callable[[Event], None]
+    ) -> None:
+        self.marks = marks  # (offset in the front end's output, name); grows as text comes
+        self.utterance = utterance
+        self.emit = emit
+        self.fired = 0
+
+    def reached(self, clean_offset: int, now: float) -> None:
+        while self.fired < len(self.marks) and self.marks[self.fired][0] <= clean_offset:
+            self.emit(MarkReached(self.utterance, self.marks[self.fired][1], now))
+            self.fired += 1
+
+    def all_heard(self, now: float) -> None:
+        self.reached(1 << 62, now)
+
+
 async def announce(
     receive: trio.MemoryReceiveChannel[Mark],
     sink: Sink,
     emit: Callable[[Event], None],
-    offsets: OffsetMap,
+    offsets: Offsets,
+    marks: SsmlMarks,
     stats: UtteranceStats,
     clock: Clock,
     heard: Heard,
@@ -317,6 +347,7 @@ async def announce(
                 continue
             if isinstance(mark.event, WordStarted):
                 word = mark.event
+                marks.reached(word.text_start, now)
                 heard.word = replace(
                     word,
                     at_s=now,

@@ -100,12 +100,13 @@ def _build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--speaker", help="speaker id or name, for multi-speaker voices")
     speak.add_argument(
         "--text-format",
-        choices=("markdown", "plain"),
+        choices=("markdown", "plain", "ssml"),
         default="markdown",
         help="markdown (default: what LLMs write; plain prose sounds the same) drops "
         "emphasis marks, reads links by their text and headings and list items as their "
         "own sentences; plain reads the text as written. Both say money, dates, "
-        "fractions, URLs and e-mail addresses as a person would",
+        "fractions, URLs and e-mail addresses as a person would; ssml reads a subset of "
+        "SSML (marks, breaks, say-as, sub)",
     )
     speak.add_argument(
         "--code-blocks",

@@ -108,6 +108,7 @@ class Engine:
         self._interrupted_at: float | None = None
         self._count = 0
         self._closing = trio.Event()
+        self._marks = actors.SsmlMarks([], 0, self._emit)  # the current utterance's
         self.history: list[UtteranceStats] = []
 
     @property
@@ -232,6 +233,7 @@ class Engine:
                     self._interrupted_at = None
                     await self._graph(text, text_options, number, stats, heard, output, clock)
                     await self.sink.drain()
+                    self._marks.all_heard(trio.current_time())
             except BaseException:
                 with trio.CancelScope(shield=True):
                     self.sink.set_active(False)
@@ -287,6 +289,8 @@ class Engine:
         chunk_send, chunk_receive = trio.open_memory_channel[AudioChunk](sizes.chunks)
         mark_send, mark_receive = trio.open_memory_channel[Mark](sizes.marks)
         frontend = FrontEnd(text_options)
+        marks = actors.SsmlMarks(frontend.marks, number, self._emit)
+        self._marks = marks
         segmenter = Segmenter(self.options.segmenter)
         gate = actors.HeadStartGate()
         failures = actors.Failures(number, stats, self._emit)
@@ -325,6 +329,7 @@ class Engine:
                 self.sink,
                 self._emit,
                 frontend.offsets,
+                marks,
                 stats,
                 clock,
                 heard,

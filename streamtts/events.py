@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Event",
     "Interrupted",
+    "MarkReached",
     "SegmentFailed",
     "SegmentStarted",
     "UtteranceDone",
@@ -103,4 +104,13 @@ class Interrupted:
     stats: UtteranceStats
 
 
-Event = SegmentStarted | WordStarted | SegmentFailed | UtteranceDone | Interrupted
+@dataclass(frozen=True)
+class MarkReached:
+    """An SSML ``<mark name="...">``: the audio at that point was heard."""
+
+    utterance: int
+    name: str
+    at_s: float
+
+
+Event = SegmentStarted | WordStarted | MarkReached | SegmentFailed | UtteranceDone | Interrupted

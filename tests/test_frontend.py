@@ -3,6 +3,7 @@ streaming, with offsets back into the caller's text."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
@@ -15,8 +16,8 @@ from hypothesis import strategies as st
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
 from streamtts.backend import VoiceBackend
 from streamtts.engine import open_engine
-from streamtts.errors import ConfigError
-from streamtts.events import Event, SegmentStarted, WordStarted
+from streamtts.errors import ConfigError, InputTextError
+from streamtts.events import Event, MarkReached, SegmentStarted, WordStarted
 from streamtts.sinks.files import NullSink
 from streamtts.text.frontend import FrontEnd, TextOptions
 from streamtts.text.normalize import normalize_token
@@ -179,3 +180,110 @@ def test_plain_path_and_engine_read_the_same(voice: PiperVoice) -> None:
         ["It costs 3 dollars and 50 cents.\n\nBold claims."]
     )
     assert np.array_equal(audio, np.concatenate([c.samples for c in expected]))
+
+
+# -- SSML ---------------------------------------------------------------------------------
+
+SSML = TextOptions(format="ssml")
+SSML_CASES = [
+    ("speak and p", "<speak><p>One.</p><p>Two.</p></speak>", "one two"),
+    ("s", "<s>First</s><s>Second</s>", "first second"),
+    ("break", 'Wait<break time="800ms"/>now.', "wait now"),
+    ("weak break", 'A<break strength="weak"/>b.', "a b"),
+    ("characters", '<say-as interpret-as="characters">SSML</say-as>', "s s m l"),
+    ("spell-out", '<say-as interpret-as="spell-out">ab c</say-as>', "a b space c"),
+    ("digits", '<say-as interpret-as="digits">2024</say-as>', "2 0 2 4"),
+    ("ordinal", '<say-as interpret-as="ordinal">3</say-as> place', "3rd place"),
+    ("cardinal", '<say-as interpret-as="cardinal">42</say-as>', "42"),
+    ("telephone", '<say-as interpret-as="telephone">555-0123</say-as>', "5 5 5 0 1 2 3"),
+    ("sub", '<sub alias="World Wide Web">WWW</sub>', "world wide web"),
+    ("entities", "Tom &amp; Jerry &lt;3 &#65;&#x42;", "tom jerry 3 ab"),
+    ("cdata", "<![CDATA[<b>raw</b>]]> text", "b raw b text"),
+    ("comment", "Before<!-- not said -->after", "beforeafter"),
+    ("unknown tag", "<foo>Still said</foo>", "still said"),
+    ("prosody", '<prosody rate="fast">Quick</prosody>', "quick"),
+    ("normalized inside", "Costs $3.50", "costs 3 dollars and 50 cents"),
+]
+
+
+@pytest.mark.parametrize(("name", "ssml", "heard"), SSML_CASES, ids=[c[0] for c in SSML_CASES])
+def test_each_ssml_construct(name: str, ssml: str, heard: str) -> None:
+    assert words(spoken(ssml, SSML)) == heard.split()
+
+
+def test_marks_sit_between_their_words() -> None:
+    frontend = FrontEnd(SSML)
+    out = frontend.feed('<speak>One <mark name="m1"/>two <mark name="m2"/>three.</speak>')
+    out += frontend.flush()
+    assert [name for _, name in frontend.marks] == ["m1", "m2"]
+    assert [out[at:].split()[0] for at, _ in frontend.marks] == ["two", "three."]
+
+
+def test_malformed_ssml_is_read_as_text_or_refused_when_strict() -> None:
+    assert words(spoken("<speak>Hello <break", SSML)) == ["hello", "break"]
+    with pytest.raises(InputTextError, match="malformed SSML"):
+        spoken("<speak>Hello <break", TextOptions(format="ssml", strict_ssml=True))
+
+
+SSML_DOCS = st.lists(st.sampled_from([c[1] for c in SSML_CASES]), min_size=1, max_size=5).map(
+    " ".join
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=SSML_DOCS, cuts=st.lists(st.integers(1, 9), max_size=40))
+def test_any_split_of_ssml_reads_the_same(text: str, cuts: list[int]) -> None:
+    whole_frontend = FrontEnd(SSML)
+    whole = whole_frontend.feed(text) + whole_frontend.flush()
+    frontend = FrontEnd(SSML)
+    out, at = "", 0
+    for cut in cuts:
+        out += frontend.feed(text[at : at + cut])
+        at += cut
+    out += frontend.feed(text[at:]) + frontend.flush()
+    assert out == whole and frontend.marks == whole_frontend.marks
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("<>/=\"'&;#x!-[]CDATAspeakmr 1\n")), max_size=300)
+)
+def test_fuzzed_ssml_raises_only_the_named_error(text: str) -> None:
+    started = time.perf_counter()
+    spoken(text, SSML)
+    with contextlib.suppress(InputTextError):  # the one error strict mode may raise
+        spoken(text, TextOptions(format="ssml", strict_ssml=True))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_ssml_is_bounded_on_huge_unterminated_markup() -> None:
+    for text in ("<" + "a" * 100_000, "<!--" + "x" * 100_000, "&" * 100_000, "<s>" * 20_000):
+        started = time.perf_counter()
+        spoken(text, SSML)
+        assert time.perf_counter() - started < 3.0, text[:10]
+
+
+async def test_marks_and_words_fire_when_heard_with_ssml_offsets(voice: PiperVoice) -> None:
+    ssml = (
+        '<speak>Turn <mark name="left"/>left at the <mark name="sign"/>sign.</speak>'
+        '<mark name="end"/>'
+    )
+    events: list[Event] = []
+    with trio.fail_after(120):
+        async with open_engine(
+            backend=VoiceBackend(voice, SynthesisOptions(seed=1)),
+            sink=NullSink(realtime=True),
+            on_event=events.append,
+        ) as engine:
+            await engine.say(ssml, text_options=SSML)
+    order = [e.name if isinstance(e, MarkReached) else ssml[e.text_start : e.text_end]
+             for e in events if isinstance(e, (MarkReached, WordStarted))]  # fmt: skip
+    assert order == ["Turn", "left", "left", "at", "the", "sign", "sign", "end"], order
+    by_name = {e.name: e.at_s for e in events if isinstance(e, MarkReached)}
+    word_at = {
+        ssml[e.text_start : e.text_end]: e.at_s for e in events if isinstance(e, WordStarted)
+    }
+    # A mark is heard with the word after it (the same sink block), the
+    # last one once all the audio has been heard.
+    assert by_name["left"] == word_at["left"] and by_name["sign"] == word_at["sign"]
+    assert by_name["end"] >= max(word_at.values())

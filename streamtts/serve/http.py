@@ -32,7 +32,14 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..engine import TextStream
-from ..events import Event, Interrupted, SegmentStarted, UtteranceDone, WordStarted
+from ..events import (
+    Event,
+    Interrupted,
+    MarkReached,
+    SegmentStarted,
+    UtteranceDone,
+    WordStarted,
+)
 from ..sinks.wav import float_to_s16
 from .formats import OPENAI_RATE_HZ, RESPONSE_FORMATS, AudioEncoder, sse_delta, sse_event
 from .session import AtCapacity, ServerState, Session, open_session
@@ -139,8 +146,8 @@ class SpeechRequest:
         ):
             raise _BadRequest("speed must be a number from 0.25 to 4.0", "speed")
         text_format = body.get("text_format", "markdown")  # an extension of OpenAI's API
-        if text_format not in ("markdown", "plain"):
-            raise _BadRequest("text_format must be 'markdown' or 'plain'", "text_format")
+        if text_format not in ("markdown", "plain", "ssml"):
+            raise _BadRequest("text_format must be 'markdown', 'plain' or 'ssml'", "text_format")
         return cls(text, response_format, stream_format, float(speed), text_format)
 
 
@@ -444,6 +451,8 @@ def _event_message(event: Event) -> dict[str, Any] | None:
         }
     if isinstance(event, UtteranceDone):
         return {"type": "done", "audio_s": event.stats.audio_s, "ttfa_s": event.stats.ttfa_s}
+    if isinstance(event, MarkReached):
+        return {"type": "mark", "name": event.name}
     if isinstance(event, Interrupted):
         last = event.last_word
         return {
@@ -479,8 +488,8 @@ async def _serve_messages(
         await out.send(json.dumps({"type": "error", "message": message}))
 
     text_format = websocket.query_params.get("text_format", "markdown")
-    if text_format not in ("markdown", "plain"):
-        await error("text_format must be markdown or plain; using markdown")
+    if text_format not in ("markdown", "plain", "ssml"):
+        await error("text_format must be markdown, plain or ssml; using markdown")
         text_format = "markdown"
 
     async def run(utterance: _Utterance) -> None:

@@ -283,7 +283,12 @@ async def _handle(
             )
             return
         connection.speaking = True
-        nursery.start_soon(_speak_whole, connection, session, request.text)
+        text_format = (
+            "ssml"
+            if str(request.text_format) in ("ssml", "SynthesizeTextFormat.SSML")
+            else "markdown"
+        )
+        nursery.start_soon(_speak_whole, connection, session, request.text, text_format)
     elif SynthesizeStart.is_type(event.type):
         if connection.text_stream is not None or connection.speaking:
             await connection.error("a synthesis is already running", "busy")
@@ -341,9 +346,11 @@ def _voice_ok(connection: _Connection, voice: Any) -> bool:
     return name is None or name == connection.state.voice.name
 
 
-async def _speak_whole(connection: _Connection, session: Session, text: str) -> None:
+async def _speak_whole(
+    connection: _Connection, session: Session, text: str, text_format: str
+) -> None:
     try:
-        await _utterance(connection, session, [text])
+        await _utterance(connection, session, [text], text_format)
     finally:
         connection.speaking = False
 
@@ -359,10 +366,12 @@ async def _speak_stream(
         connection.speaking = False
 
 
-async def _utterance(connection: _Connection, session: Session, pieces: Any) -> None:
+async def _utterance(
+    connection: _Connection, session: Session, pieces: Any, text_format: str = "markdown"
+) -> None:
     rate = connection.state.voice.sample_rate_hz
     try:
-        async with session.utterance() as stream:
+        async with session.utterance(text_format) as stream:
             await connection.send(AudioStart(rate=rate, width=2, channels=1).event())
             if isinstance(pieces, list):
                 for piece in pieces:

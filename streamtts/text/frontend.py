@@ -24,14 +24,15 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from ..errors import ConfigError
 from .normalize import normalize_token
 
-__all__ = ["FrontEnd", "OffsetMap", "TextOptions"]
+__all__ = ["FrontEnd", "OffsetMap", "Offsets", "TextOptions"]
 
-_TEXT_FORMATS = ("plain", "markdown")
+_TEXT_FORMATS = ("plain", "markdown", "ssml")
 _BLOCK_CHOICES = ("summarize", "read", "skip")
 
 
@@ -48,6 +49,7 @@ class TextOptions:
     tables: str = "summarize"
     emoji: str = "drop"
     normalize: bool = True
+    strict_ssml: bool = False  # malformed SSML raises instead of being read as text
 
     def __post_init__(self) -> None:
         if self.format not in _TEXT_FORMATS:
@@ -59,6 +61,27 @@ class TextOptions:
                 raise ConfigError(f"{name} must be summarize, read or skip")
         if self.emoji not in ("drop", "name"):
             raise ConfigError("emoji must be drop or name")
+
+
+class Offsets(Protocol):
+    """Cleaned text offsets → the caller's text offsets."""
+
+    def start(self, clean: int) -> int: ...
+
+    def end(self, clean_end: int) -> int: ...
+
+
+class _Composed:
+    """Two maps one after the other (cleaned → SSML text content → SSML)."""
+
+    def __init__(self, first: Offsets, then: Offsets) -> None:
+        self.first, self.then = first, then
+
+    def start(self, clean: int) -> int:
+        return self.then.start(self.first.start(clean))
+
+    def end(self, clean_end: int) -> int:
+        return self.then.end(self.first.end(clean_end))
 
 
 class OffsetMap:
@@ -130,7 +153,18 @@ class FrontEnd:
     def __init__(self, options: TextOptions | None = None) -> None:
         self.options = options or TextOptions()
         self.markdown = self.options.format == "markdown"
-        self.offsets = OffsetMap()
+        self._map = OffsetMap()
+        self.offsets: Offsets = self._map
+        # SSML marks: (offset in the text handed on, name), in order.
+        self.marks: list[tuple[int, str]] = []
+        self._ssml = None
+        if self.options.format == "ssml":
+            from .ssml import SsmlReader
+
+            self._ssml = SsmlReader(self.options.strict_ssml)
+            self._inner = FrontEnd(replace(self.options, format="plain"))
+            self.offsets = _Composed(self._inner.offsets, self._ssml.offsets)
+            self._marks_seen = 0
         self._buffer = ""
         self._base = 0  # original offset of _buffer[0]
         self._out: list[str] = []
@@ -149,11 +183,15 @@ class FrontEnd:
     # -- the interface -----------------------------------------------------------
 
     def feed(self, text: str) -> str:
+        if self._ssml is not None:
+            return self._through_ssml(self._ssml.feed(text), final=False)
         self._buffer += text
         self._run(final=False)
         return self._take()
 
     def flush(self) -> str:
+        if self._ssml is not None:
+            return self._through_ssml(self._ssml.flush(), final=True)
         self._run(final=True)
         self._release_held(None)
         if self._fence is not None:
@@ -164,12 +202,36 @@ class FrontEnd:
             self._end_item()
         return self._take()
 
+    def _through_ssml(self, content: str, final: bool) -> str:
+        """SSML's text content through the plain front end, with each mark
+        placed between the words it stands between."""
+        assert self._ssml is not None
+        out = []
+        fed = self._inner._fed
+        for offset, name in self._ssml.marks[self._marks_seen :]:
+            self._marks_seen += 1
+            take = max(0, offset - fed)
+            out.append(self._inner.feed(content[:take]))
+            content, fed = content[take:], fed + take
+            out.append(self._inner.boundary())
+            self.marks.append((self._inner._map.length, name))
+        out.append(self._inner.feed(content))
+        if final:
+            out.append(self._inner.flush())
+        return "".join(out)
+
+    def boundary(self) -> str:
+        """End the word being read (a tag stands here): it is said now."""
+        self._run(final=True)
+        self._release_held(None)
+        return self._take()
+
     # -- output --------------------------------------------------------------------
 
     def _emit(self, text: str, orig_start: int, orig_end: int, copied: bool) -> None:
         if text:
             self._out.append(text)
-            self.offsets.add(len(text), orig_start, orig_end, copied)
+            self._map.add(len(text), orig_start, orig_end, copied)
             if text.strip():
                 self._last_visible = text.rstrip()[-1]
 
@@ -181,6 +243,11 @@ class FrontEnd:
     def _consume(self, count: int) -> None:
         self._buffer = self._buffer[count:]
         self._base += count
+
+    @property
+    def _fed(self) -> int:
+        """Characters given to :meth:`feed` so far."""
+        return self._base + len(self._buffer)
 
     # -- the scanner -------------------------------------------------------------------
 

@@ -1,0 +1,245 @@
+"""An SSML subset, read as it streams in (sans-IO).
+
+:class:`SsmlReader` turns SSML pieces into the text to say (which then goes
+through the same written-form normalization as plain text), an offset map
+back into the SSML, and the ``<mark>`` names with where they fall. Each
+decision waits only for the tag or entity it is in, so any split of the
+same SSML reads the same.
+
+Supported: ``speak``, ``p``, ``s``, ``break`` (``strength`` and ``time``:
+a short one is a comma's pause, a long one ends the segment), ``mark``,
+``say-as`` (``characters``/``spell-out``, ``digits``, ``cardinal``,
+``ordinal``, ``telephone``), ``sub alias``, entities and CDATA. Read for
+their text, with one warning each: ``prosody``, ``emphasis`` and
+``phoneme`` (their rate, volume and IPA are not applied yet), and any tag
+not known. Malformed SSML (a tag that never closes) is read as plain text
+with a warning, or raises :class:`~streamtts.errors.InputTextError` when
+``strict``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from ..errors import InputTextError
+from .frontend import OffsetMap
+
+__all__ = ["SsmlReader"]
+
+_log = logging.getLogger(__name__)
+
+_MAX_TAG_CHARS = 4096  # a "tag" longer than this is not one
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp": " "}
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*("([^"]*)"|'([^']*)')""")
+_TAG = re.compile(r"^<\s*(/?)\s*([\w:-]+)(.*?)(/?)\s*>$", re.DOTALL)
+_BREAK_STRENGTH = {"none": "", "x-weak": "", "weak": ",", "medium": ",", "strong": ".\n\n"}
+_SILENT_READ = frozenset({"prosody", "emphasis", "phoneme", "voice", "lang", "audio", "w"})
+_ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+
+
+@dataclass
+class _Collect:
+    """Text inside a say-as or sub, gathered until its end tag."""
+
+    tag: str
+    attributes: dict[str, str]
+    start: int
+    text: list[str] = field(default_factory=list)
+
+
+def _time_ms(value: str) -> float | None:
+    match = re.fullmatch(r"\s*([\d.]+)\s*(ms|s)\s*", value)
+    if match is None:
+        return None
+    number = float(match.group(1))
+    return number if match.group(2) == "ms" else number * 1000
+
+
+def _say_as(kind: str, text: str) -> str:
+    text = text.strip()
+    if kind in ("characters", "spell-out", "letters"):
+        return " ".join("space" if c == " " else c for c in text)
+    if kind == "digits":
+        return " ".join(c for c in text if not c.isspace())
+    if kind == "ordinal" and text.isdigit():
+        number = int(text)
+        suffix = "th" if 10 <= number % 100 <= 20 else _ORDINAL_SUFFIX.get(number % 10, "th")
+        return f"{number}{suffix}"
+    if kind == "telephone":
+        groups = re.findall(r"\d+", text)
+        return ", ".join(" ".join(group) for group in groups)
+    return text  # cardinal and anything else: as written
+
+
+class SsmlReader:
+    """SSML in, text to say out (see the module docstring)."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.offsets = OffsetMap()
+        self.marks: list[tuple[int, str]] = []  # (offset in the text out, name)
+        self.warnings: list[str] = []
+        self._buffer = ""
+        self._base = 0
+        self._out: list[str] = []
+        self._collect: _Collect | None = None
+        self._warned: set[str] = set()
+
+    def feed(self, data: str) -> str:
+        self._buffer += data
+        self._scan(final=False)
+        return self._take()
+
+    def flush(self) -> str:
+        self._scan(final=True)
+        if self._collect is not None:
+            self._end_collect()
+        return self._take()
+
+    # -- output --------------------------------------------------------------------
+
+    def _emit(self, text: str, start: int, end: int, copied: bool) -> None:
+        if not text:
+            return
+        if self._collect is not None:
+            self._collect.text.append(text)
+            return
+        self._out.append(text)
+        self.offsets.add(len(text), start, end, copied)
+
+    def _take(self) -> str:
+        out = "".join(self._out)
+        self._out.clear()
+        return out
+
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warnings.append(message)
+            _log.warning("ssml: %s", message)
+
+    def _consume(self, count: int) -> None:
+        self._buffer = self._buffer[count:]
+        self._base += count
+
+    # -- the scanner -------------------------------------------------------------------
+
+    def _scan(self, final: bool) -> None:
+        while self._buffer:
+            if self._buffer.startswith("<"):
+                if not self._markup(final):
+                    return
+                continue
+            if self._buffer.startswith("&"):
+                end = self._buffer.find(";", 1, 12)
+                if end < 0 and len(self._buffer) < 12 and not final:
+                    return
+                if end > 0 and (text := self._entity(self._buffer[1:end])) is not None:
+                    self._emit(text, self._base, self._base + end + 1, False)
+                    self._consume(end + 1)
+                    continue
+                self._emit("&", self._base, self._base + 1, True)  # a bare ampersand
+                self._consume(1)
+                continue
+            stop = min((i for i in (self._buffer.find("<"), self._buffer.find("&")) if i >= 0),
+                       default=len(self._buffer))  # fmt: skip
+            self._emit(self._buffer[:stop], self._base, self._base + stop, True)
+            self._consume(stop)
+
+    @staticmethod
+    def _entity(name: str) -> str | None:
+        if name.startswith("#x"):
+            try:
+                return chr(int(name[2:], 16))
+            except (ValueError, OverflowError):
+                return None
+        if name.startswith("#"):
+            try:
+                return chr(int(name[1:]))
+            except (ValueError, OverflowError):
+                return None
+        return _ENTITIES.get(name)
+
+    def _markup(self, final: bool) -> bool:
+        """A tag, comment or CDATA at the front of the buffer; False: need more."""
+        for opener, closer in (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>")):
+            if self._buffer.startswith(opener) or opener.startswith(self._buffer):
+                end = self._buffer.find(closer, len(opener))
+                if end < 0:
+                    if final or len(self._buffer) > _MAX_TAG_CHARS:
+                        return self._malformed(f"unterminated {opener}")
+                    return False
+                if opener == "<![CDATA[":
+                    start = self._base + len(opener)
+                    self._emit(
+                        self._buffer[len(opener) : end], start, start + end - len(opener), True
+                    )
+                self._consume(end + len(closer))
+                return True
+        end = self._buffer.find(">")
+        if end < 0:
+            if final or len(self._buffer) > _MAX_TAG_CHARS:
+                return self._malformed("a tag that never closes")
+            return False
+        raw = self._buffer[: end + 1]
+        match = _TAG.match(raw)
+        if match is None:
+            return self._malformed(f"not a tag: {raw[:40]!r}")
+        start = self._base
+        self._consume(end + 1)
+        closing, name, rest, self_closing = match.groups()
+        attributes = {m.group(1): m.group(3) or m.group(4) or "" for m in _ATTRIBUTE.finditer(rest)}
+        self._tag(name.lower(), bool(closing), bool(self_closing), attributes, start)
+        return True
+
+    def _malformed(self, what: str) -> bool:
+        if self.strict:
+            raise InputTextError(f"malformed SSML: {what}; fix the markup or use the plain format")
+        self._warn("malformed", f"malformed SSML ({what}); the rest is read as plain text")
+        self._emit(self._buffer, self._base, self._base + len(self._buffer), True)
+        self._consume(len(self._buffer))
+        return True
+
+    def _tag(
+        self, name: str, closing: bool, self_closing: bool, attributes: dict[str, str], start: int
+    ) -> None:
+        if self._collect is not None:
+            if closing and name == self._collect.tag:
+                self._end_collect()
+            return  # tags inside say-as or sub: their text only
+        if name in ("speak", "p"):
+            self._emit("\n\n", start, start, False)
+        elif name == "s":
+            if closing:
+                self._emit("\n\n", start, start, False)
+        elif name == "break":
+            strength = attributes.get("strength", "medium")
+            pause = _BREAK_STRENGTH.get(strength, ",")
+            if (ms := _time_ms(attributes.get("time", ""))) is not None:
+                pause = "" if ms < 100 else "," if ms < 400 else ".\n\n"
+            self._emit(f"{pause} " if pause == "," else pause or " ", start, start, False)
+        elif name == "mark":
+            if "name" in attributes:
+                self.marks.append((self.offsets.length, attributes["name"]))
+        elif name in ("say-as", "sub"):
+            if not closing and not self_closing:
+                self._collect = _Collect(name, attributes, start)
+            elif self_closing and name == "sub" and "alias" in attributes:
+                self._emit(attributes["alias"], start, start, False)
+        elif name in _SILENT_READ:
+            if not closing:
+                self._warn(name, f"<{name}> is read for its text; its effect is not applied yet")
+        else:
+            self._warn(name, f"unknown SSML tag <{name}>: its text is read")
+
+    def _end_collect(self) -> None:
+        collect, self._collect = self._collect, None
+        assert collect is not None
+        text = "".join(collect.text)
+        if collect.tag == "sub":
+            spoken = collect.attributes.get("alias", text)
+        else:
+            spoken = _say_as(collect.attributes.get("interpret-as", ""), text)
+        self._emit(f" {spoken} ", collect.start, self._base, False)
