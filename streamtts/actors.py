@@ -146,7 +146,7 @@ async def segment_text(
             if piece is None or piece.flush:  # a stall, or the caller asked
                 if segmenter.pending_chars:
                     for segment in segmenter.stall():
-                        await _send_segment(send, segment, meter, clock, last_handed)
+                        await _send_segment(send, segment, meter, clock, last_handed, frontend)
                 continue
             # A long text is fed a slice at a time, so its first sentence
             # goes out before the rest is split (an hour of text takes the
@@ -154,9 +154,9 @@ async def segment_text(
             for start in range(0, len(piece.text), _SEGMENTER_SLICE_CHARS):
                 spoken = frontend.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
                 for segment in segmenter.feed(spoken):
-                    await _send_segment(send, segment, meter, clock, last_handed)
+                    await _send_segment(send, segment, meter, clock, last_handed, frontend)
         for segment in [*segmenter.feed(frontend.flush()), *segmenter.flush()]:
-            await _send_segment(send, segment, meter, clock, last_handed)
+            await _send_segment(send, segment, meter, clock, last_handed, frontend)
 
 
 async def _send_segment(
@@ -165,7 +165,9 @@ async def _send_segment(
     meter: Meter,
     clock: Clock,
     handed_at_s: float | None,
+    frontend: FrontEnd,
 ) -> None:
+    segment = frontend.annotate(segment)  # SSML prosody in force there
     if clock.first_segment_text_at_s is None and handed_at_s is not None:
         clock.first_segment_text_at_s = handed_at_s
     await meter.send("segments", send, segment)

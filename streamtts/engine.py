@@ -34,6 +34,7 @@ from .events import Event, Interrupted, SegmentStarted, UtteranceDone, Utterance
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
 from .output import OutputCore
 from .sinks.base import Sink
+from .text import reading
 from .text.frontend import FrontEnd, TextOptions
 from .text.segmenter import Segmenter, SegmenterOptions
 
@@ -41,6 +42,9 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["Engine", "TextStream", "UtteranceResult", "open_engine"]
+
+# Names made for the listener already: read exactly as given.
+_AS_WRITTEN = TextOptions(normalize=False)
 
 _log = logging.getLogger(__name__)
 
@@ -128,6 +132,14 @@ class Engine:
             await trio.lowlevel.checkpoint()  # a cancelled caller gets its Cancelled
             raise StreamTTSError("the engine closed before the utterance ended")
         return stream.result
+
+    async def say_character(self, char: str) -> UtteranceResult:
+        """One character as a screen reader says it: "a", "cap B", "dollar"."""
+        return await self.say(reading.say_character(char), text_options=_AS_WRITTEN)
+
+    async def say_key(self, key: str) -> UtteranceResult:
+        """A key or combination by name: "ctrl+c" is "control c"."""
+        return await self.say(reading.say_key(key), text_options=_AS_WRITTEN)
 
     @asynccontextmanager
     async def stream(self, *, text_options: TextOptions | None = None) -> AsyncIterator[TextStream]:

@@ -51,7 +51,9 @@ class Segment:
 
     ``start``/``end`` are character offsets in the utterance's text;
     ``reason`` says why it ended: sentence, clause, paragraph, list,
-    length, stall or end.
+    length, stall or end. ``rate`` and ``volume`` are factors on the
+    utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
+    said instead of what espeak-ng would make of the text (SSML phoneme).
     """
 
     text: str
@@ -59,6 +61,9 @@ class Segment:
     end: int
     reason: str
     index: int
+    rate: float = 1.0
+    volume: float = 1.0
+    ipa: str | None = None
 
     @property
     def speakable(self) -> bool:

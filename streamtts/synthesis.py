@@ -17,8 +17,9 @@ worker threads. A second model family is a second class with these methods
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -27,7 +28,7 @@ from .config import ChunkSchedule, SynthesisOptions
 from .messages import AudioChunk, Planned, Prepared, Segment
 from .text.frontend import FrontEnd, TextOptions
 from .text.phoneme_ids import has_sound, to_phoneme_ids
-from .text.phonemizer import Phonemes, Phonemizer
+from .text.phonemizer import Phonemes, Phonemizer, WordSpan
 from .text.segmenter import Segmenter, SegmenterOptions
 from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
@@ -71,6 +72,8 @@ class WholeAudio:
     """Chunk source for audio made in one go (a voice that cannot be cut)."""
 
     def __init__(self, audio: np.ndarray, segment: Segment, offset: int, last: bool) -> None:
+        if segment.volume != 1.0:  # SSML prosody volume
+            audio = audio * np.float32(segment.volume)
         self._chunk = AudioChunk(audio, segment, offset, last)
         self._done = False
 
@@ -118,9 +121,12 @@ class PiperCore:
 
     def prepare(self, segment: Segment) -> list[Prepared]:
         """Phonemes and ids, in parts if long; none when nothing is said."""
-        if not segment.speakable:
+        if segment.ipa is not None:
+            phonemes = _given_phonemes(segment)
+        elif not segment.speakable:
             return []
-        phonemes = self._phonemizer.phonemize(segment.text)
+        else:
+            phonemes = self._phonemizer.phonemize(segment.text)
         id_map = self.voice.config.phoneme_id_map
         if not has_sound(phonemes.symbols, id_map):
             return []  # only spaces and punctuation: no sound to make
@@ -135,11 +141,15 @@ class PiperCore:
         whole audio. The result's source makes the chunks."""
         voice = self.voice
         segment = prepared.segment
+        options = self.options
+        if segment.rate != 1.0:  # SSML prosody or emphasis
+            rate = min(10.0, max(0.1, options.rate * segment.rate))
+            options = replace(options, rate=rate)
         if not voice.can_stream:
-            audio = voice.synthesize_ids(prepared.ids, self.options, rng)
+            audio = voice.synthesize_ids(prepared.ids, options, rng)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
-        plan = voice.encode(prepared.ids, self.options, rng)
+        plan = voice.encode(prepared.ids, options, rng)
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
         decoder = IncrementalDecoder(
             voice,
@@ -162,6 +172,16 @@ class PiperCore:
             for chunk in synthesize_segment(self, Segment(text, 0, len(text), "end", index), rng):
                 del chunk
         self.voice.warmed_up = True
+
+
+def _given_phonemes(segment: Segment) -> Phonemes:
+    """IPA given with the text (SSML phoneme): the voice says it as one word."""
+    assert segment.ipa is not None
+    symbols = tuple(unicodedata.normalize("NFD", " ".join(segment.ipa.split())))
+    text = segment.text
+    first = len(text) - len(text.lstrip())
+    last = len(text.rstrip())
+    return Phonemes(text, symbols, (WordSpan(first, max(first, last), 0, len(symbols)),))
 
 
 def synthesize_segment(
@@ -215,9 +235,9 @@ class Synthesizer:
         frontend = FrontEnd(self.text_options)
         segmenter = Segmenter(self.segmenter_options)
         for piece in pieces:
-            yield from segmenter.feed(frontend.feed(piece))
-        yield from segmenter.feed(frontend.flush())
-        yield from segmenter.flush()
+            yield from map(frontend.annotate, segmenter.feed(frontend.feed(piece)))
+        yield from map(frontend.annotate, segmenter.feed(frontend.flush()))
+        yield from map(frontend.annotate, segmenter.flush())
 
     def speak(
         self,

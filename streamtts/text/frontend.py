@@ -25,10 +25,15 @@ import bisect
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
+from ..messages import Segment
 from .normalize import normalize_token
+from .reading import PUNCTUATION_LEVELS, name_punctuation, signal_capitals, spell
+
+if TYPE_CHECKING:
+    from .ssml import Prosody
 
 __all__ = ["FrontEnd", "OffsetMap", "Offsets", "TextOptions"]
 
@@ -50,6 +55,10 @@ class TextOptions:
     emoji: str = "drop"
     normalize: bool = True
     strict_ssml: bool = False  # malformed SSML raises instead of being read as text
+    # Reading modes, as a screen reader sets them per utterance:
+    punctuation: str = "none"  # none, some, most, all: which symbols are said by name
+    capitals: str = "none"  # none, or "cap": said before a word with a capital
+    spell: bool = False  # every character by name
 
     def __post_init__(self) -> None:
         if self.format not in _TEXT_FORMATS:
@@ -61,6 +70,10 @@ class TextOptions:
                 raise ConfigError(f"{name} must be summarize, read or skip")
         if self.emoji not in ("drop", "name"):
             raise ConfigError("emoji must be drop or name")
+        if self.punctuation not in PUNCTUATION_LEVELS:
+            raise ConfigError("punctuation must be none, some, most or all")
+        if self.capitals not in ("none", "cap"):
+            raise ConfigError("capitals must be none or cap")
 
 
 class Offsets(Protocol):
@@ -157,6 +170,8 @@ class FrontEnd:
         self.offsets: Offsets = self._map
         # SSML marks: (offset in the text handed on, name), in order.
         self.marks: list[tuple[int, str]] = []
+        # SSML prosody: (offset in the text handed on, how it is said from there).
+        self.prosody: list[tuple[int, Prosody]] = []
         self._ssml = None
         if self.options.format == "ssml":
             from .ssml import SsmlReader
@@ -165,6 +180,7 @@ class FrontEnd:
             self._inner = FrontEnd(replace(self.options, format="plain"))
             self.offsets = _Composed(self._inner.offsets, self._ssml.offsets)
             self._marks_seen = 0
+            self._prosody_seen = 0
         self._buffer = ""
         self._base = 0  # original offset of _buffer[0]
         self._out: list[str] = []
@@ -204,21 +220,43 @@ class FrontEnd:
 
     def _through_ssml(self, content: str, final: bool) -> str:
         """SSML's text content through the plain front end, with each mark
-        placed between the words it stands between."""
-        assert self._ssml is not None
+        and each change of prosody placed between the words it stands between."""
+        ssml = self._ssml
+        assert ssml is not None
+        changes: list[tuple[int, str | Prosody]] = [
+            *ssml.marks[self._marks_seen :],
+            *ssml.prosody[self._prosody_seen :],
+        ]
+        self._marks_seen, self._prosody_seen = len(ssml.marks), len(ssml.prosody)
+        changes.sort(key=lambda change: change[0])  # stable: marks first at a tie
         out = []
         fed = self._inner._fed
-        for offset, name in self._ssml.marks[self._marks_seen :]:
-            self._marks_seen += 1
+        for offset, change in changes:
             take = max(0, offset - fed)
             out.append(self._inner.feed(content[:take]))
             content, fed = content[take:], fed + take
             out.append(self._inner.boundary())
-            self.marks.append((self._inner._map.length, name))
+            at = self._inner._map.length
+            if isinstance(change, str):
+                self.marks.append((at, change))
+            else:
+                self.prosody.append((at, change))
         out.append(self._inner.feed(content))
         if final:
             out.append(self._inner.flush())
         return "".join(out)
+
+    def annotate(self, segment: Segment) -> Segment:
+        """``segment`` with the prosody in force where it starts."""
+        if not self.prosody:
+            return segment
+        # Its first character said: a segment may begin with the breaks before it.
+        first = segment.start + len(segment.text) - len(segment.text.lstrip())
+        k = bisect.bisect_right([at for at, _ in self.prosody], first) - 1
+        if k < 0:
+            return segment
+        prosody = self.prosody[k][1]
+        return replace(segment, rate=prosody.rate, volume=prosody.volume, ipa=prosody.ipa)
 
     def boundary(self) -> str:
         """End the word being read (a tag stands here): it is said now."""
@@ -405,6 +443,9 @@ class FrontEnd:
 
     def _space(self, char: str, at: int) -> None:
         """Whitespace between tokens; it waits behind a held token."""
+        if self.options.spell and char in " \t":
+            self._emit(" space ", at, at + 1, False)  # spelling says the spaces too
+            return
         if self._held is not None:
             self._held_space.append((char, at))
         else:
@@ -430,7 +471,11 @@ class FrontEnd:
                 self._emit(said, held_start, end, False)
                 return
             self._release_held(core)
-        if self.options.normalize and (core[:1] in "$€£¥₹" or core.rstrip(".") == "St"):
+        if (
+            self.options.normalize
+            and not self.options.spell
+            and (core[:1] in "$€£¥₹" or core.rstrip(".") == "St")
+        ):
             self._held = (core, start + lead)  # its reading depends on the next token
             return
         said, _ = self._normal(core, None)
@@ -442,9 +487,16 @@ class FrontEnd:
             self._emit(punct, end - len(punct), end, False)
 
     def _normal(self, core: str, next_token: str | None) -> tuple[str, bool]:
-        if not self.options.normalize:
-            return core, False
-        return normalize_token(core, next_token)
+        """What to say for a token: normalized, then read in the reading modes."""
+        options = self.options
+        if options.spell:
+            return spell(core), False
+        said, used = normalize_token(core, next_token) if options.normalize else (core, False)
+        if options.punctuation != "none":
+            said = " ".join(name_punctuation(said, options.punctuation).split())
+        if options.capitals == "cap":
+            said = signal_capitals(said)
+        return said, used
 
     def _release_held(self, next_token: str | None) -> None:
         if self._held is None:

@@ -9,11 +9,13 @@ same SSML reads the same.
 Supported: ``speak``, ``p``, ``s``, ``break`` (``strength`` and ``time``:
 a short one is a comma's pause, a long one ends the segment), ``mark``,
 ``say-as`` (``characters``/``spell-out``, ``digits``, ``cardinal``,
-``ordinal``, ``telephone``), ``sub alias``, entities and CDATA. Read for
-their text, with one warning each: ``prosody``, ``emphasis`` and
-``phoneme`` (their rate, volume and IPA are not applied yet), and any tag
-not known. Malformed SSML (a tag that never closes) is read as plain text
-with a warning, or raises :class:`~streamtts.errors.InputTextError` when
+``ordinal``, ``telephone``), ``sub alias``, ``prosody`` (``rate`` and
+``volume``; ``pitch`` is not supported), ``emphasis`` (a little slower and
+louder), ``phoneme alphabet="ipa"`` (its IPA goes to the voice, not
+espeak-ng), entities and CDATA. Each prosody, emphasis or phoneme stretch
+is its own segment. Any other tag is read for its text, with one warning.
+Malformed SSML (a tag that never closes) is read as plain text with a
+warning, or raises :class:`~streamtts.errors.InputTextError` when
 ``strict``.
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from ..errors import InputTextError
 from .frontend import OffsetMap
 
-__all__ = ["SsmlReader"]
+__all__ = ["Prosody", "SsmlReader"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,7 +37,39 @@ _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp":
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*("([^"]*)"|'([^']*)')""")
 _TAG = re.compile(r"^<\s*(/?)\s*([\w:-]+)(.*?)(/?)\s*>$", re.DOTALL)
 _BREAK_STRENGTH = {"none": "", "x-weak": "", "weak": ",", "medium": ",", "strong": ".\n\n"}
-_SILENT_READ = frozenset({"prosody", "emphasis", "phoneme", "voice", "lang", "audio", "w"})
+_SILENT_READ = frozenset({"voice", "lang", "audio", "w"})
+_RATES = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
+_VOLUMES = {"silent": 0.0, "x-soft": 0.3, "soft": 0.6, "medium": 1.0, "default": 1.0,
+            "loud": 1.4, "x-loud": 1.8}  # fmt: skip
+# emphasis: a little slower and louder (reduced: the other way)
+_EMPHASIS = {"strong": (0.88, 1.3), "moderate": (0.94, 1.15), "none": (1.0, 1.0),
+             "reduced": (1.06, 0.85)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """How a stretch is spoken: rate and volume factors; IPA replaces espeak-ng."""
+
+    rate: float = 1.0
+    volume: float = 1.0
+    ipa: str | None = None
+
+
+def _factor(value: str, names: dict[str, float], decibels: bool) -> float | None:
+    value = value.strip().lower()
+    if value in names:
+        return names[value]
+    match = re.fullmatch(r"([+-]?[\d.]+)\s*(%|db)?", value)
+    if match is None:
+        return None
+    number, unit = float(match.group(1)), match.group(2)
+    if unit == "%":
+        return max(0.0, 1.0 + number / 100 if value[0] in "+-" else number / 100)
+    if unit == "db" and decibels:
+        return float(10 ** (number / 20))
+    return number if number > 0 else None
+
+
 _ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
 
 
@@ -80,6 +114,9 @@ class SsmlReader:
         self.strict = strict
         self.offsets = OffsetMap()
         self.marks: list[tuple[int, str]] = []  # (offset in the text out, name)
+        # Where the way of speaking changes: (offset in the text out, Prosody).
+        self.prosody: list[tuple[int, Prosody]] = []
+        self._prosody_stack: list[Prosody] = [Prosody()]
         self.warnings: list[str] = []
         self._buffer = ""
         self._base = 0
@@ -228,11 +265,44 @@ class SsmlReader:
                 self._collect = _Collect(name, attributes, start)
             elif self_closing and name == "sub" and "alias" in attributes:
                 self._emit(attributes["alias"], start, start, False)
+        elif name in ("prosody", "emphasis", "phoneme"):
+            self._prosody_tag(name, closing, self_closing, attributes, start)
         elif name in _SILENT_READ:
             if not closing:
                 self._warn(name, f"<{name}> is read for its text; its effect is not applied yet")
         else:
             self._warn(name, f"unknown SSML tag <{name}>: its text is read")
+
+    def _prosody_tag(
+        self, name: str, closing: bool, self_closing: bool, attributes: dict[str, str], start: int
+    ) -> None:
+        """A change of rate, volume or phonemes: its own segment, so the
+        voice can speak it with other settings."""
+        if self_closing:
+            return
+        stack = self._prosody_stack
+        if closing:
+            if len(stack) > 1:
+                stack.pop()
+        else:
+            current = stack[-1]
+            rate, volume, ipa = current.rate, current.volume, current.ipa
+            if name == "prosody":
+                rate *= _factor(attributes.get("rate", "1"), _RATES, False) or 1.0
+                given = _factor(attributes.get("volume", "1"), _VOLUMES, True)
+                volume *= 1.0 if given is None else given
+                if "pitch" in attributes:
+                    self._warn("pitch", "prosody pitch is not supported; rate and volume are")
+            elif name == "emphasis":
+                r, v = _EMPHASIS.get(attributes.get("level", "moderate"), _EMPHASIS["moderate"])
+                rate, volume = rate * r, volume * v
+            elif attributes.get("alphabet", "ipa") == "ipa" and attributes.get("ph"):
+                ipa = attributes["ph"]
+            else:
+                self._warn("alphabet", 'phoneme needs alphabet="ipa" and ph; its text is read')
+            stack.append(Prosody(max(0.1, min(10.0, rate)), max(0.0, min(4.0, volume)), ipa))
+        self._emit("\n\n", start, start, False)
+        self.prosody.append((self.offsets.length, stack[-1]))
 
     def _end_collect(self) -> None:
         collect, self._collect = self._collect, None

@@ -132,6 +132,8 @@ class IncrementalDecoder:
         self.frames_decoded += z_stop - z_start
         hop = self.voice.samples_per_frame
         samples = audio[(start - z_start) * hop : (stop - z_start) * hop]
+        if self.segment.volume != 1.0:  # SSML prosody volume, on this segment's own audio
+            samples = samples * np.float32(self.segment.volume)
         self._next_frame = stop
         first, last = start * hop, stop * hop
         if stop == total:
