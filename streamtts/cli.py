@@ -220,6 +220,30 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    speechd = commands.add_parser(
+        "speechd-setup",
+        help="make streamtts a speech-dispatcher module (Orca and other screen readers)",
+        description="Write speech-dispatcher's configuration for the sd_streamtts module and "
+        "print the line that enables it; with --install, add it to your "
+        "~/.config/speech-dispatcher/speechd.conf (made from the system's if missing).",
+    )
+    speechd.add_argument(
+        "--install", action="store_true", help="add the module to your speechd.conf"
+    )
+    speechd.add_argument(
+        "--default",
+        action="store_true",
+        help="with --install: make streamtts the default module (DefaultModule)",
+    )
+    speechd.add_argument(
+        "--config-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        / "speech-dispatcher",
+        help="speech-dispatcher's user configuration folder (default ~/.config/speech-dispatcher)",
+    )
+    speechd.set_defaults(handler=_speechd_setup)
+
     voices = commands.add_parser(
         "voices", help="list installed voices", description="List the voices installed with pip."
     )
@@ -445,6 +469,20 @@ def _serve(args: argparse.Namespace) -> int:
         ),
     )
     return run(options)
+
+
+def _speechd_setup(args: argparse.Namespace) -> int:
+    from .speechd.setup import install, module_line, write_module_config
+
+    config = write_module_config(args.config_dir)
+    line = module_line(config)
+    if args.install:
+        conf = install(args.config_dir, line, default=args.default)
+        print(f"added to {conf}; restart speech-dispatcher (or log out and in) to use it")
+    else:
+        print(f"wrote {config}; add this line to speechd.conf to enable the module:")
+    print(line)
+    return 0
 
 
 def _sound_card_or_file(args: argparse.Namespace) -> Sink:

@@ -44,3 +44,15 @@ def transcribe(model, path: Path) -> list[str]:  # type: ignore[no-untyped-def]
     segments, _ = model.transcribe(str(path), language="en", beam_size=1)
     text = " ".join(s.text for s in segments).lower()
     return "".join(c for c in text if c.isalnum() or c == " ").split()
+
+
+def has_sound() -> bool:
+    """A sound server with the test sink and its monitor (scripts/test starts one)."""
+    try:
+        import sounddevice as sd
+
+        sd.query_devices(os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink"), kind="output")
+        sd.query_devices(os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor"), kind="input")
+    except Exception:
+        return False
+    return True

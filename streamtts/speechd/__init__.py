@@ -1,0 +1,1 @@
+"""The speech-dispatcher output module (sd_streamtts) and its set-up."""

@@ -1,0 +1,280 @@
+"""``sd_streamtts``: streamtts as a speech-dispatcher output module.
+
+speech-dispatcher starts the module and talks to it on standard input and
+output (``protocol.py``). At ``INIT`` the module loads the voice once and
+opens the sound card: one warm engine for the whole session. Each
+``SPEAK`` is an utterance; speech-dispatcher sends SSML, which goes
+through the SSML front end, and the session's settings become its reading
+modes:
+
+- ``rate`` -100…100 → speaking rate 0.4×…2.5× (2.5 ** (rate / 100)): like
+  the espeak-ng module's 80…450 words a minute around its 175;
+- ``volume`` -100…100 → gain 0…2 (0 is the voice's own level);
+- ``punctuation_mode`` none/some/most/all, ``spelling_mode`` on/off,
+  ``cap_let_recogn`` none/spell/icon (icon: said as "cap" too) → the
+  front end's reading modes;
+- ``pitch`` is not supported (one note in the log).
+
+Events: ``701 BEGIN`` as an utterance starts, ``700 INDEX MARK`` when the
+audio at a ``<mark>`` is heard, ``702 END``, or ``703 STOP`` after ``STOP``
+(the sound card fades out in 5 ms and drops what it holds), or ``704
+PAUSE`` after ``PAUSE`` (at the next mark). Anything the module cannot do
+gets an error reply; it never hangs the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
+
+from ..config import EngineOptions
+from ..engine import Engine, open_engine
+from ..errors import StreamTTSError
+from ..events import Event, MarkReached
+from ..text.frontend import TextOptions
+from .protocol import Command, ModuleProtocol, event
+
+__all__ = ["main"]
+
+_log = logging.getLogger("streamtts.speechd")
+
+_PUNCTUATION = {"none", "some", "most", "all"}
+_CAPITALS = {"none": "none", "spell": "cap", "icon": "cap"}
+_BAD_VALUE = "303 ERROR INVALID PARAMETER OR VALUE"
+
+
+@dataclass
+class Settings:
+    """What speech-dispatcher has SET for the next messages."""
+
+    rate: int = 0
+    volume: int = 0
+    punctuation: str = "none"
+    spelling: bool = False
+    capitals: str = "none"
+
+    def update(self, values: dict[str, str]) -> bool:
+        """Apply ``values``; False if one of them makes no sense."""
+        good = True
+        for key, value in values.items():
+            try:
+                if key == "rate":
+                    self.rate = max(-100, min(100, int(value)))
+                elif key == "volume":
+                    self.volume = max(-100, min(100, int(value)))
+                elif key == "punctuation_mode":
+                    if value not in _PUNCTUATION:
+                        raise ValueError(value)
+                    self.punctuation = value
+                elif key == "spelling_mode":
+                    self.spelling = value == "on"
+                elif key == "cap_let_recogn":
+                    self.capitals = _CAPITALS[value]
+                elif key in ("pitch", "pitch_range") and value not in ("0", "NULL"):
+                    _log.info("pitch is not supported; rate and volume are")
+            except (ValueError, KeyError):
+                good = False
+        return good
+
+    def wrap(self, ssml: str) -> str:
+        """The message inside a prosody for the session's rate and volume."""
+        rate = 100 * 2.5 ** (self.rate / 100)
+        volume = self.volume + 100
+        return f'<speak><prosody rate="{rate:.0f}%" volume="{volume}%">{ssml}</prosody></speak>'
+
+    def text_options(self) -> TextOptions:
+        return TextOptions(
+            format="ssml", punctuation=self.punctuation, capitals=self.capitals,
+            spell=self.spelling,
+        )  # fmt: skip
+
+
+class Module:
+    """One speech-dispatcher session."""
+
+    def __init__(self, out: trio.MemorySendChannel[str], voice: str | None) -> None:
+        self.out = out
+        self.voice = voice
+        self.settings = Settings()
+        self.engine: Engine | None = None
+        self.speaking: trio.CancelScope | None = None
+        self.stop_reason: str | None = None  # "stop" or "pause", for the current message
+        self.pause_requested = False
+
+    def send(self, line: str) -> None:
+        try:
+            self.out.send_nowait(line)
+        except trio.WouldBlock:  # pragma: no cover - 1024 lines queued: the server is gone
+            _log.error("speech-dispatcher is not reading; dropped %r", line[:40])
+
+    def on_event(self, happened: Event) -> None:
+        if isinstance(happened, MarkReached):
+            self.send(event(700, happened.name))
+            if self.pause_requested and self.engine is not None:
+                self.pause_requested = False
+                self.stop_reason = "pause"
+                self.engine._nursery.start_soon(self.engine.interrupt)
+
+    async def speak(self, command: Command) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        if self.speaking is not None:  # a new message replaces the old at once
+            self.stop_reason = "replaced"
+            await engine.interrupt()
+        self.stop_reason = None
+        self.pause_requested = False
+        try:
+            text = command.text
+            if command.name == "CHAR":
+                result = await engine.say_character(" " if text == "space" else text)
+            elif command.name == "KEY":
+                result = await engine.say_key(text)
+            elif command.name == "SOUND_ICON":
+                result = await engine.say(text.replace("_", " "))
+            else:
+                options = self.settings.text_options()
+                result = await engine.say(self.settings.wrap(text), text_options=options)
+        except StreamTTSError as err:
+            _log.warning("could not speak: %s", err)
+            self.send(event(702))
+            return
+        if not result.interrupted:
+            self.send(event(702))
+        elif self.stop_reason == "pause":
+            self.send(event(704))
+        elif self.stop_reason == "stop":
+            self.send(event(703))
+        # "replaced": the next message's 701 says it all
+
+    async def stop(self) -> None:
+        if self.engine is not None and self.engine._current is not None:
+            self.stop_reason = "stop"
+            await self.engine.interrupt()
+
+
+async def _lines_out(stream: trio.abc.SendStream, lines: trio.MemoryReceiveChannel[str]) -> None:
+    async for line in lines:
+        await stream.send_all(line.encode() + b"\n")
+
+
+@contextlib.asynccontextmanager
+async def _engine(module: Module) -> AsyncIterator[Engine]:
+    from ..sinks.soundcard import SoundCardSink
+
+    latency = float(os.environ.get("STREAMTTS_SPEECHD_LATENCY", "0.05"))
+    async with open_engine(
+        module.voice, SoundCardSink(latency_s=latency), options=EngineOptions(),
+        on_event=module.on_event,
+    ) as engine:  # fmt: skip
+        yield engine
+
+
+async def serve(voice: str | None = None) -> int:
+    """Run the module on this process's standard input and output."""
+    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    stdout = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
+    out_send, out_receive = trio.open_memory_channel[str](1024)
+    module = Module(out_send, voice)
+    protocol = ModuleProtocol()
+    async with stdin, stdout, trio.open_nursery() as nursery:
+        nursery.start_soon(_lines_out, stdout, out_receive)
+        async with contextlib.AsyncExitStack() as stack:
+            while data := await stdin.receive_some(65536):
+                for item in protocol.feed(data):
+                    if isinstance(item, str):
+                        module.send(item)
+                        continue
+                    if item.name == "QUIT":
+                        module.send("210 OK QUIT")
+                        await trio.sleep(0.05)  # let the reply out
+                        nursery.cancel_scope.cancel()
+                        return 0
+                    if item.name == "INIT":
+                        try:
+                            module.engine = await stack.enter_async_context(_engine(module))
+                        except Exception as err:  # say why on the protocol, then leave
+                            message = str(_root_cause(err)).replace("\n", " ")
+                            module.send(f"399-{message}\n399 ERR CANT INIT MODULE")
+                            _log.error("cannot start: %s", message)
+                            await trio.sleep(0.05)
+                            nursery.cancel_scope.cancel()
+                            return 1
+                        module.send(f"299-streamtts {module.engine.backend!r}")
+                        module.send("299 OK LOADED SUCCESSFULLY")
+                    elif item.name in ("SPEAK", "CHAR", "KEY", "SOUND_ICON"):
+                        if module.engine is None or not item.text.strip():
+                            module.send("301 ERROR CANT SPEAK")
+                            continue
+
+                        async def run(command: Command = item) -> None:
+                            with trio.CancelScope() as scope:
+                                module.speaking = scope
+                                try:
+                                    await module.speak(command)
+                                finally:
+                                    if module.speaking is scope:
+                                        module.speaking = None
+
+                        if module.speaking is not None:
+                            await module.stop()
+                        module.send("200 OK SPEAKING")  # the reply comes first, then events
+                        module.send(event(701))
+                        nursery.start_soon(run)
+                    elif item.name == "STOP":
+                        nursery.start_soon(module.stop)
+                    elif item.name == "PAUSE":
+                        module.pause_requested = module.speaking is not None
+                    elif item.name == "SET":
+                        ok = not item.bad and module.settings.update(item.settings)
+                        module.send(
+                            "203 OK SETTINGS RECEIVED"
+                            if ok
+                            else "303 ERROR INVALID PARAMETER OR VALUE"
+                        )
+                    elif item.name == "AUDIO":
+                        module.send("203 OK AUDIO INITIALIZED")
+                    elif item.name == "LOGLEVEL":
+                        module.send("203 OK LOGLEVEL SET")
+                    elif item.name == "DEBUG":
+                        module.send("200 OK DEBUGGING ON")
+                    elif item.name == "LIST VOICES":
+                        _list_voices(module)
+                    else:
+                        module.send("300 ERR UNKNOWN COMMAND")
+            nursery.cancel_scope.cancel()  # the server closed our input
+    return 0
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The error inside trio's exception groups: the one that says what to do."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+def _list_voices(module: Module) -> None:
+    from ..voices.registry import installed_voices
+
+    for voice in installed_voices():
+        language = voice.name.split("-")[0].replace("_", "-")
+        module.send(f"200-{voice.name}\t{language}\tnone")
+    module.send("200 OK VOICE LIST SENT")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("STREAMTTS_SPEECHD_LOG", "WARNING"),
+        format="sd_streamtts: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    voice = os.environ.get("STREAMTTS_VOICE") or None
+    sys.exit(trio.run(serve, voice))

@@ -1,0 +1,273 @@
+"""The speech-dispatcher module with Debian's own speech-dispatcher, ``spd-say``
+and ``python3-speechd`` client, on the test sound server, recorded back
+from its monitor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from streamtts.testing import MonitorRecorder
+
+from .conftest import has_sound
+
+MODULE = str(Path(sys.executable).parent / "sd_streamtts")
+OUTPUT = os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink")
+MONITOR = os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor")
+AUDIBLE = 0.01
+
+pytestmark = pytest.mark.device
+
+
+def protocol(lines: str, wait_s: float = 0.0) -> list[str]:
+    """Drive ``sd_streamtts`` directly: its replies, line by line."""
+    result = subprocess.run(
+        [MODULE], input=lines.encode(), capture_output=True, timeout=120,
+        env={**os.environ, "STREAMTTS_SPEECHD_LATENCY": "0.05"},
+    )  # fmt: skip
+    return result.stdout.decode().splitlines()
+
+
+@pytest.mark.skipif(not has_sound(), reason="needs a sound server")
+def test_protocol_replies_and_bad_input(cache_dir: Path) -> None:
+    replies = protocol(
+        "SPEAK\nToo early.\n.\nINIT\nBOGUS COMMAND\nSET\nnonsense\n.\n"
+        "SET\npunctuation_mode=loud\n.\nSET\nrate=10\nvolume=-20\n.\n"
+        "LIST VOICES\nCHAR\nspace\n.\nQUIT\n"
+    )
+    assert replies[:2] == ["202 OK RECEIVING MESSAGE", "301 ERROR CANT SPEAK"]  # before INIT
+    assert replies[2].startswith("299-") and replies[3] == "299 OK LOADED SUCCESSFULLY"
+    assert replies[4] == "300 ERR UNKNOWN COMMAND"
+    assert replies[5:7] == ["203 OK RECEIVING SETTINGS", "303 ERROR INVALID PARAMETER OR VALUE"]
+    assert replies[7:9] == ["203 OK RECEIVING SETTINGS", "303 ERROR INVALID PARAMETER OR VALUE"]
+    assert replies[9:11] == ["203 OK RECEIVING SETTINGS", "203 OK SETTINGS RECEIVED"]
+    assert replies[11] == "200-en_US-joe-medium\ten-US\tnone"
+    assert replies[12] == "200 OK VOICE LIST SENT"
+    assert "200 OK SPEAKING" in replies and replies[-1] == "210 OK QUIT"
+
+
+def test_setup_writes_the_module_line_once(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "streamtts", "speechd-setup", "--install", "--default",
+             "--config-dir", str(tmp_path)],
+            capture_output=True, timeout=60, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    conf = (tmp_path / "speechd.conf").read_text().splitlines()
+    assert sum(line.startswith('AddModule "streamtts"') for line in conf) == 1
+    assert conf.count("DefaultModule streamtts") == 1
+    assert (tmp_path / "modules" / "streamtts.conf").exists()
+    assert 'AddModule "streamtts"' in result.stdout
+
+
+def test_a_module_that_cannot_start_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [MODULE], input=b"INIT\n", capture_output=True, timeout=60,
+        env={**os.environ, "STREAMTTS_VOICE": str(tmp_path / "missing.onnx")},
+    )  # fmt: skip
+    lines = result.stdout.decode().splitlines()
+    assert lines[-1] == "399 ERR CANT INIT MODULE" and "not found" in lines[0]
+    assert result.returncode == 1
+
+
+class Dispatcher:
+    def __init__(self, root: Path) -> None:
+        conf = root / "conf"
+        for folder in ("modules", "clients"):
+            shutil.copytree(f"/etc/speech-dispatcher/{folder}", conf / folder)
+        (root / "logs").mkdir()
+        # As a user would: the setup command's files, on the system's speechd.conf.
+        from streamtts.speechd.setup import install, module_line, write_module_config
+
+        install(conf, module_line(write_module_config(conf)), default=True)
+        with (conf / "speechd.conf").open("a") as extra:
+            extra.write(f'LogDir "{root / "logs"}"\nAudioOutputMethod "pulse"\n')
+        self.socket = str(root / "speechd.sock")
+        self.env = {**os.environ, "SPEECHD_ADDRESS": f"unix_socket:{self.socket}"}
+        self.process = subprocess.Popen(
+            ["speech-dispatcher", "-s", "-t", "0", "-C", str(conf), "-c", "unix_socket",
+             "-S", self.socket, "-P", str(root / "pid"), "-L", str(root / "logs")],
+            env={**os.environ, "STREAMTTS_SPEECHD_LATENCY": "0.05"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not Path(self.socket).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert Path(self.socket).exists(), "speech-dispatcher did not start"
+
+    def say(self, *args: str) -> None:
+        subprocess.run(["spd-say", *args], env=self.env, timeout=60, check=True)
+
+    def client(self):  # type: ignore[no-untyped-def]
+        sys.path.insert(0, "/usr/lib/python3/dist-packages")  # Debian's python3-speechd
+        import speechd
+
+        return speechd, speechd.SSIPClient("streamtts-tests", socket_path=self.socket)
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def dispatcher(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[Dispatcher]:
+    if shutil.which("speech-dispatcher") is None or shutil.which("spd-say") is None:
+        pytest.skip("Debian's speech-dispatcher is not installed (scripts/install --test does)")
+    if not has_sound():
+        pytest.skip("needs a sound server")
+    running = Dispatcher(tmp_path_factory.mktemp("speechd"))
+    running.say("-w", "Warm up.")  # the module loads at the first message
+    yield running
+    running.close()
+
+
+def record(work, seconds_after: float = 0.5):  # type: ignore[no-untyped-def]
+    import sounddevice as sd
+
+    rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
+    with MonitorRecorder(sd, MONITOR, rate) as recorder:
+        result = work()
+        time.sleep(seconds_after)
+    return recorder, rate, result
+
+
+def audible_span(recorder: MonitorRecorder) -> tuple[float, float]:
+    audio = recorder.audio
+    loud = np.flatnonzero(np.abs(audio) > AUDIBLE)
+    assert loud.size, "nothing was heard at the monitor"
+    return recorder.time_of(int(loud[0])), recorder.time_of(int(loud[-1]))
+
+
+def transcribe(whisper, recorder: MonitorRecorder, rate: int) -> str:  # type: ignore[no-untyped-def]
+    audio16 = soxr.resample(recorder.audio, rate, 16000).astype(np.float32)
+    segments, _ = whisper.transcribe(audio16, language="en", beam_size=1)
+    return " ".join(s.text for s in segments).lower()
+
+
+def test_spd_say_is_heard(dispatcher: Dispatcher, whisper) -> None:  # type: ignore[no-untyped-def]
+    recorder, rate, _ = record(lambda: dispatcher.say("-w", "The quick brown fox jumps."))
+    start, end = audible_span(recorder)
+    assert end - start > 0.8
+    heard = transcribe(whisper, recorder, rate)
+    for word in ("quick", "brown", "fox"):
+        assert word in heard, heard
+
+
+def test_ssml_marks_reach_the_client_in_order_when_heard(dispatcher: Dispatcher) -> None:
+    speechd, client = dispatcher.client()
+    marks: list[tuple[str, float]] = []
+    done = []
+
+    def callback(kind, index_mark=None):  # type: ignore[no-untyped-def]
+        if kind == speechd.CallbackType.INDEX_MARK:
+            marks.append((index_mark, time.perf_counter()))
+        elif kind == speechd.CallbackType.END:
+            done.append(time.perf_counter())
+
+    try:
+        client.set_data_mode(speechd.DataMode.SSML)
+
+        def speak() -> None:
+            client.speak(
+                '<speak>First words here, <mark name="one"/>then the middle part, '
+                '<mark name="two"/>and the end.</speak>',
+                callback=callback,
+                event_types=(speechd.CallbackType.INDEX_MARK, speechd.CallbackType.END),
+            )
+            deadline = time.monotonic() + 20
+            while not done and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        recorder, _, _ = record(speak)
+    finally:
+        client.close()
+    assert [name for name, _ in marks] == ["one", "two"] and done
+    start, end = audible_span(recorder)
+    # Heard, not computed: "one" comes after "First words here," has played,
+    # "two" well after "one", the end after the last sound.
+    assert marks[0][1] - start > 0.6
+    assert marks[1][1] - marks[0][1] > 0.6
+    assert done[0] >= end - 0.1
+
+
+def test_cancel_silences_the_monitor_fast(dispatcher: Dispatcher) -> None:
+    long_text = "This sentence goes on and on, so that it is still speaking when cancelled. " * 4
+    asked: list[float] = []
+
+    def speak_then_cancel() -> None:
+        dispatcher.say(long_text)
+        time.sleep(2.0)
+        asked.append(time.perf_counter())
+        dispatcher.say("-C")
+
+    recorder, _, _ = record(speak_then_cancel, seconds_after=1.0)
+    _, last_sound = audible_span(recorder)
+    gap = last_sound - asked[0]
+    print(f"\nspd-say -C → silence at the monitor: {1000 * gap:.0f} ms")
+    assert gap < 0.35  # 20 ms + the device's latency (50 ms asked; the server adds to it)
+
+
+def test_typing_echo_burst_leaves_only_the_last(dispatcher: Dispatcher, whisper) -> None:  # type: ignore[no-untyped-def]
+    _, client = dispatcher.client()
+    words = [f"item {n}" for n in range(29)] + ["Good morning, everyone."]
+    try:
+
+        def burst() -> None:
+            for word in words:
+                client.cancel()
+                client.speak(word)
+                time.sleep(0.01)
+            time.sleep(2.5)
+
+        recorder, rate, _ = record(burst)
+    finally:
+        client.close()
+    heard = transcribe(whisper, recorder, rate)
+    assert "morning" in heard, heard
+    start, end = audible_span(recorder)
+    # At most a few stale sounds before the last word began, never a tail after.
+    tail = heard.split("morning")[-1]
+    assert "item" not in tail, heard
+    assert end - start < 4.0, (start, end)
+
+
+def test_reading_modes_change_what_is_said(dispatcher: Dispatcher) -> None:
+    speechd, client = dispatcher.client()
+    durations = {}
+    try:
+        for name, setup in (
+            ("plain", lambda: None),
+            ("spelling", lambda: client.set_spelling(True)),
+        ):
+            setup()
+            done: list[float] = []
+
+            def speak(done: list[float] = done) -> None:
+                client.speak("Hi, Bob.", callback=lambda kind, **_: done.append(1),
+                             event_types=(speechd.CallbackType.END,))  # fmt: skip
+                deadline = time.monotonic() + 20
+                while not done and time.monotonic() < deadline:
+                    time.sleep(0.02)
+
+            recorder, _, _ = record(speak, seconds_after=0.3)
+            start, end = audible_span(recorder)
+            durations[name] = end - start
+        client.set_spelling(False)
+    finally:
+        client.close()
+    # Spelled: "cap h, i, comma, space, cap b, o, b, dot" takes far longer.
+    assert durations["spelling"] > 2 * durations["plain"], durations
