@@ -15,7 +15,7 @@ _MODULE_CONF = """\
 # The module reads these from its environment, which it gets from
 # speech-dispatcher; set them there (e.g. in the systemd user unit) if needed:
 #   STREAMTTS_VOICE            a Piper .onnx path or installed voice name
-#   STREAMTTS_SPEECHD_LATENCY  sound card buffer in seconds (default 0.05)
+#   STREAMTTS_SPEECHD_LATENCY  sound card buffer in seconds (default 0.02)
 #   STREAMTTS_SPEECHD_LOG      log level for this module (default WARNING)
 """
 
