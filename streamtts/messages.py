@@ -53,7 +53,8 @@ class Segment:
     ``reason`` says why it ended: sentence, clause, paragraph, list,
     length, stall or end. ``rate`` and ``volume`` are factors on the
     utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
-    said instead of what espeak-ng would make of the text (SSML phoneme).
+    said instead of what espeak-ng would make of the text (SSML phoneme);
+    ``tone`` makes the segment a short tone (a capital letter signalled).
     """
 
     text: str
@@ -64,6 +65,7 @@ class Segment:
     rate: float = 1.0
     volume: float = 1.0
     ipa: str | None = None
+    tone: bool = False  # a short tone, not speech (capital letters signalled)
 
     @property
     def speakable(self) -> bool:

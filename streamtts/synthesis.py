@@ -27,7 +27,7 @@ import numpy as np
 from .config import ChunkSchedule, SynthesisOptions
 from .messages import AudioChunk, Planned, Prepared, Segment
 from .text.frontend import FrontEnd, TextOptions
-from .text.phoneme_ids import has_sound, to_phoneme_ids
+from .text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer, WordSpan
 from .text.segmenter import Segmenter, SegmenterOptions
 from .voices.incremental import IncrementalDecoder, segment_timing
@@ -121,6 +121,8 @@ class PiperCore:
 
     def prepare(self, segment: Segment) -> list[Prepared]:
         """Phonemes and ids, in parts if long; none when nothing is said."""
+        if segment.tone:
+            return [Prepared(segment, Phonemes(segment.text, (), ()), _NO_IDS)]
         if segment.ipa is not None:
             phonemes = _given_phonemes(segment)
         elif not segment.speakable:
@@ -145,6 +147,10 @@ class PiperCore:
         if segment.rate != 1.0:  # SSML prosody or emphasis
             rate = min(10.0, max(0.1, options.rate * segment.rate))
             options = replace(options, rate=rate)
+        if segment.tone:
+            audio = capital_tone(voice.sample_rate_hz)
+            source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
+            return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         if not voice.can_stream:
             audio = voice.synthesize_ids(prepared.ids, options, rng)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
@@ -172,6 +178,21 @@ class PiperCore:
             for chunk in synthesize_segment(self, Segment(text, 0, len(text), "end", index), rng):
                 del chunk
         self.voice.warmed_up = True
+
+
+_NO_IDS = PhonemeIds(np.zeros(0, np.int64), np.zeros(1, np.int64))
+TONE_HZ, TONE_S = 880.0, 0.06
+
+
+def capital_tone(rate_hz: int) -> np.ndarray:
+    """A short, soft tone: a capital letter, as screen readers signal it."""
+    t = np.arange(int(TONE_S * rate_hz), dtype=np.float32) / rate_hz
+    tone = 0.25 * np.sin(2 * np.pi * TONE_HZ * t)
+    fade = min(t.size // 2, int(0.005 * rate_hz))  # no clicks at the edges
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    tone[:fade] *= ramp
+    tone[t.size - fade :] *= ramp[::-1]
+    return tone.astype(np.float32)
 
 
 def _given_phonemes(segment: Segment) -> Phonemes:

@@ -418,3 +418,17 @@ def test_llm_replies_in_markdown_are_heard_as_meant(voice: PiperVoice, whisper) 
     plain = jiwer.wer(references, [heard(text, "plain") for text, _ in LLM_MARKDOWN])
     print(f"\nWER on LLM replies: markdown mode {markdown:.1%}, plain mode {plain:.1%}")
     assert markdown <= 0.15 and markdown < plain / 3
+
+
+def test_capitals_as_a_tone(voice: PiperVoice) -> None:
+    tone = TextOptions(capitals="tone")
+    synthesizer = Synthesizer(voice, SynthesisOptions(seed=2), text_options=tone)
+    segments = list(synthesizer.segments(["Hello world, Bob."]))
+    assert [s.tone for s in segments if s.text.strip()] == [True, False, True, False]
+    chunks = list(synthesizer.speak(["Hello world."]))
+    beep = chunks[0].samples
+    assert chunks[0].segment.tone and beep.size == int(0.06 * voice.sample_rate_hz)
+    spectrum = np.abs(np.fft.rfft(beep))
+    peak_hz = np.argmax(spectrum) * voice.sample_rate_hz / beep.size
+    assert abs(peak_hz - 880) < 40  # a short 880 Hz tone, then the words
+    assert all(not c.segment.tone for c in chunks[1:]) and len(chunks) > 1

@@ -11,8 +11,8 @@ modes:
   the espeak-ng module's 80…450 words a minute around its 175;
 - ``volume`` -100…100 → gain 0…2 (0 is the voice's own level);
 - ``punctuation_mode`` none/some/most/all, ``spelling_mode`` on/off,
-  ``cap_let_recogn`` none/spell/icon (icon: said as "cap" too) → the
-  front end's reading modes;
+  ``cap_let_recogn`` none/spell/icon (spell: "cap" said; icon: a short
+  tone) → the front end's reading modes;
 - ``pitch`` is not supported (one note in the log).
 
 Events: ``701 BEGIN`` as an utterance starts, ``700 INDEX MARK`` when the
@@ -48,7 +48,7 @@ __all__ = ["main"]
 _log = logging.getLogger("streamtts.speechd")
 
 _PUNCTUATION = {"none", "some", "most", "all"}
-_CAPITALS = {"none": "none", "spell": "cap", "icon": "cap"}
+_CAPITALS = {"none": "none", "spell": "cap", "icon": "tone"}
 _BAD_VALUE = "303 ERROR INVALID PARAMETER OR VALUE"
 
 

@@ -35,9 +35,11 @@ from .reading import PUNCTUATION_LEVELS, name_punctuation, signal_capitals, spel
 if TYPE_CHECKING:
     from .ssml import Prosody
 
-__all__ = ["FrontEnd", "OffsetMap", "Offsets", "TextOptions"]
+__all__ = ["TONE", "FrontEnd", "OffsetMap", "Offsets", "TextOptions"]
 
 _TEXT_FORMATS = ("plain", "markdown", "ssml")
+# Stands for a tone in the text handed on (capital letters signalled).
+TONE = "♪"
 _BLOCK_CHOICES = ("summarize", "read", "skip")
 
 
@@ -57,7 +59,7 @@ class TextOptions:
     strict_ssml: bool = False  # malformed SSML raises instead of being read as text
     # Reading modes, as a screen reader sets them per utterance:
     punctuation: str = "none"  # none, some, most, all: which symbols are said by name
-    capitals: str = "none"  # none, or "cap": said before a word with a capital
+    capitals: str = "none"  # none, "cap" said or a "tone" before a word with a capital
     spell: bool = False  # every character by name
 
     def __post_init__(self) -> None:
@@ -72,8 +74,8 @@ class TextOptions:
             raise ConfigError("emoji must be drop or name")
         if self.punctuation not in PUNCTUATION_LEVELS:
             raise ConfigError("punctuation must be none, some, most or all")
-        if self.capitals not in ("none", "cap"):
-            raise ConfigError("capitals must be none or cap")
+        if self.capitals not in ("none", "cap", "tone"):
+            raise ConfigError("capitals must be none, cap or tone")
 
 
 class Offsets(Protocol):
@@ -172,6 +174,8 @@ class FrontEnd:
         self.marks: list[tuple[int, str]] = []
         # SSML prosody: (offset in the text handed on, how it is said from there).
         self.prosody: list[tuple[int, Prosody]] = []
+        # Where a tone stands for a capital letter: offsets of TONE characters.
+        self.tones: list[int] = []
         self._ssml = None
         if self.options.format == "ssml":
             from .ssml import SsmlReader
@@ -248,6 +252,12 @@ class FrontEnd:
 
     def annotate(self, segment: Segment) -> Segment:
         """``segment`` with the prosody in force where it starts."""
+        tones = self._inner.tones if self._ssml is not None else self.tones
+        if tones and segment.text.strip() == TONE:
+            first = segment.start + segment.text.index(TONE)
+            k = bisect.bisect_left(tones, first)
+            if k < len(tones) and tones[k] == first:
+                return replace(segment, tone=True)
         if not self.prosody:
             return segment
         # Its first character said: a segment may begin with the breaks before it.
@@ -479,6 +489,12 @@ class FrontEnd:
             self._held = (core, start + lead)  # its reading depends on the next token
             return
         said, _ = self._normal(core, None)
+        if self.options.capitals == "tone" and core[:1].isupper():
+            # The tone is a segment of its own, between paragraph breaks.
+            self._emit("\n\n", start, start, False)
+            self.tones.append(self._map.length)
+            self._emit(TONE, start, start, False)
+            self._emit("\n\n", start, start, False)
         if said != core or not body_copied:
             self._emit(said, start, end, False)
             return
