@@ -31,6 +31,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import numpy as np
 import trio
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -40,6 +41,8 @@ from ..config import EngineOptions
 from ..engine import Engine, open_engine
 from ..errors import StreamTTSError
 from ..events import Event, MarkReached
+from ..sinks.base import Sink
+from ..sinks.wav import float_to_s16
 from ..text.frontend import TextOptions
 from .protocol import Command, ModuleProtocol, event
 
@@ -101,9 +104,11 @@ class Settings:
 class Module:
     """One speech-dispatcher session."""
 
-    def __init__(self, out: trio.MemorySendChannel[str], voice: str | None) -> None:
+    def __init__(self, out: trio.MemorySendChannel[bytes], voice: str | None) -> None:
         self.out = out
         self.voice = voice
+        self.loaded: object = None  # the voice, loaded and warmed at INIT
+        self.server_audio = False  # speech-dispatcher plays our audio (705 AUDIO)
         self.settings = Settings()
         self.engine: Engine | None = None
         self.speaking: trio.CancelScope | None = None
@@ -112,7 +117,7 @@ class Module:
 
     def send(self, line: str) -> None:
         try:
-            self.out.send_nowait(line)
+            self.out.send_nowait(line.encode() + b"\n")
         except trio.WouldBlock:  # pragma: no cover - 1024 lines queued: the server is gone
             _log.error("speech-dispatcher is not reading; dropped %r", line[:40])
 
@@ -161,22 +166,61 @@ class Module:
             await self.engine.interrupt()
 
 
-async def _lines_out(stream: trio.abc.SendStream, lines: trio.MemoryReceiveChannel[str]) -> None:
-    async for line in lines:
-        await stream.send_all(line.encode() + b"\n")
+async def _bytes_out(stream: trio.abc.SendStream, out: trio.MemoryReceiveChannel[bytes]) -> None:
+    async for data in out:
+        await stream.send_all(data)
+
+
+def audio_message(samples: np.ndarray, rate_hz: int) -> bytes:
+    """A ``705 AUDIO`` message: s16le samples for speech-dispatcher to play,
+    newlines and escapes in the data HDLC-escaped as its module_process.c does."""
+    data = float_to_s16(samples)
+    escaped = data.replace(b"\x7d", b"\x7d\x5d").replace(b"\n", b"\x7d\x2a")
+    header = (
+        f"705-bits=16\n705-num_channels=1\n705-sample_rate={rate_hz}\n"
+        f"705-num_samples={samples.size}\n705-big_endian=0\n705-AUDIO"
+    ).encode()
+    return header + b"\x00" + escaped + b"\n705 AUDIO\n"
+
+
+_SERVER_AUDIO_SAMPLES = 512
+
+
+class ServerAudioSink(Sink):
+    """Audio to speech-dispatcher, which plays it (with the marks and events,
+    in order) on its own low-latency output. "Heard" is handed over: the
+    server reports each mark when its player reaches it."""
+
+    def __init__(self, out: trio.MemorySendChannel[bytes]) -> None:
+        super().__init__()
+        self._out = out
+
+    async def start(self, voice_rate_hz: int) -> None:
+        self.sample_rate_hz = voice_rate_hz
+
+    async def _put(self, samples: np.ndarray) -> None:
+        # In small messages: the server starts playing a message once it has
+        # it whole, so a chunk's first 23 ms need not wait for its last.
+        for start in range(0, samples.size, _SERVER_AUDIO_SAMPLES):
+            piece = samples[start : start + _SERVER_AUDIO_SAMPLES]
+            await self._out.send(audio_message(piece, self.sample_rate_hz))
+            self._count(int(piece.size))
 
 
 @contextlib.asynccontextmanager
 async def _engine(module: Module) -> AsyncIterator[Engine]:
-    from ..sinks.soundcard import SoundCardSink
+    sink: Sink
+    if module.server_audio:
+        sink = ServerAudioSink(module.out)
+    else:
+        from ..sinks.soundcard import SoundCardSink
 
-    # 20 ms asked of PortAudio: measured first sound 105-117 ms after spd-say
-    # (50 ms: 142-152 ms); the rest is the ALSA-to-PulseAudio path.
-    latency = float(os.environ.get("STREAMTTS_SPEECHD_LATENCY", "0.02"))
+        # 20 ms asked of PortAudio: first sound 105-117 ms after spd-say
+        # (50 ms: 142-152 ms); the rest is the ALSA-to-PulseAudio path.
+        sink = SoundCardSink(latency_s=float(os.environ.get("STREAMTTS_SPEECHD_LATENCY", "0.02")))
     async with open_engine(
-        module.voice, SoundCardSink(latency_s=latency), options=EngineOptions(),
-        on_event=module.on_event,
-    ) as engine:  # fmt: skip
+        module.loaded, sink, options=EngineOptions(), on_event=module.on_event
+    ) as engine:
         yield engine
 
 
@@ -184,11 +228,11 @@ async def serve(voice: str | None = None) -> int:
     """Run the module on this process's standard input and output."""
     stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     stdout = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
-    out_send, out_receive = trio.open_memory_channel[str](1024)
+    out_send, out_receive = trio.open_memory_channel[bytes](64)
     module = Module(out_send, voice)
     protocol = ModuleProtocol()
     async with stdin, stdout, trio.open_nursery() as nursery:
-        nursery.start_soon(_lines_out, stdout, out_receive)
+        nursery.start_soon(_bytes_out, stdout, out_receive)
         async with contextlib.AsyncExitStack() as stack:
             while data := await stdin.receive_some(65536):
                 for item in protocol.feed(data):
@@ -202,7 +246,7 @@ async def serve(voice: str | None = None) -> int:
                         return 0
                     if item.name == "INIT":
                         try:
-                            module.engine = await stack.enter_async_context(_engine(module))
+                            module.loaded = await trio.to_thread.run_sync(_load, module.voice)
                         except Exception as err:  # say why on the protocol, then leave
                             message = str(_root_cause(err)).replace("\n", " ")
                             module.send(f"399-{message}\n399 ERR CANT INIT MODULE")
@@ -210,12 +254,19 @@ async def serve(voice: str | None = None) -> int:
                             await trio.sleep(0.05)
                             nursery.cancel_scope.cancel()
                             return 1
-                        module.send(f"299-streamtts {module.engine.backend!r}")
+                        module.send(f"299-streamtts {module.loaded!r}")
                         module.send("299 OK LOADED SUCCESSFULLY")
                     elif item.name in ("SPEAK", "CHAR", "KEY", "SOUND_ICON"):
-                        if module.engine is None or not item.text.strip():
+                        if module.loaded is None or not item.text.strip():
                             module.send("301 ERROR CANT SPEAK")
                             continue
+                        if module.engine is None:  # the output is known by now
+                            try:
+                                module.engine = await stack.enter_async_context(_engine(module))
+                            except Exception as err:
+                                _log.error("cannot open the sound output: %s", _root_cause(err))
+                                module.send("301 ERROR CANT SPEAK")
+                                continue
 
                         async def run(command: Command = item) -> None:
                             with trio.CancelScope() as scope:
@@ -243,6 +294,15 @@ async def serve(voice: str | None = None) -> int:
                             else "303 ERROR INVALID PARAMETER OR VALUE"
                         )
                     elif item.name == "AUDIO":
+                        method = item.settings.get("audio_output_method")
+                        if method == "server" and module.engine is None:
+                            module.server_audio = True
+                        if module.loaded is not None and module.engine is None:
+                            try:  # the output is known now: open it before any text
+                                module.engine = await stack.enter_async_context(_engine(module))
+                            except Exception as err:
+                                module.send(f"300-{_root_cause(err)}\n300 MODULE ERROR")
+                                continue
                         module.send("203 OK AUDIO INITIALIZED")
                     elif item.name == "LOGLEVEL":
                         module.send("203 OK LOGLEVEL SET")
@@ -254,6 +314,16 @@ async def serve(voice: str | None = None) -> int:
                         module.send("300 ERR UNKNOWN COMMAND")
             nursery.cancel_scope.cancel()  # the server closed our input
     return 0
+
+
+def _load(voice: str | None) -> object:
+    """The voice, loaded and warmed up: the first message pays nothing."""
+    from ..synthesis import PiperCore
+    from ..voices.registry import load_voice
+
+    loaded = load_voice(voice)
+    PiperCore(loaded).warm_up()
+    return loaded
 
 
 def _root_cause(error: BaseException) -> BaseException:
