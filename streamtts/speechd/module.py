@@ -295,7 +295,12 @@ async def serve(voice: str | None = None) -> int:
                         )
                     elif item.name == "AUDIO":
                         method = item.settings.get("audio_output_method")
-                        if method == "server" and module.engine is None:
+                        # Playing through speech-dispatcher (705 AUDIO) starts
+                        # sooner (~90 ms vs ~105) but is opt-in: with a long
+                        # text speech-dispatcher 0.11.4 stopped answering
+                        # clients once its queue was full (seen in the benchmark).
+                        opted_in = os.environ.get("STREAMTTS_SPEECHD_OUTPUT") == "server"
+                        if method == "server" and opted_in and module.engine is None:
                             module.server_audio = True
                         if module.loaded is not None and module.engine is None:
                             try:  # the output is known now: open it before any text
