@@ -112,7 +112,6 @@ class Engine:
         self._interrupted_at: float | None = None
         self._count = 0
         self._closing = trio.Event()
-        self._marks = actors.SsmlMarks([], 0, self._emit)  # the current utterance's
         self.history: list[UtteranceStats] = []
 
     @property
@@ -238,14 +237,16 @@ class Engine:
                 self.options.sentence_gap_s,
             )
             clock = actors.Clock()
+            frontend = FrontEnd(text_options)
+            marks = actors.SsmlMarks(frontend.marks, number, self._emit)
             try:
                 with trio.CancelScope() as scope:
                     self._current = scope
                     self._stopped = trio.Event()
                     self._interrupted_at = None
-                    await self._graph(text, text_options, number, stats, heard, output, clock)
+                    await self._graph(text, frontend, marks, number, stats, heard, output, clock)
                     await self.sink.drain()
-                    self._marks.all_heard(trio.current_time())
+                    marks.all_heard(trio.current_time())
             except BaseException:
                 with trio.CancelScope(shield=True):
                     self.sink.set_active(False)
@@ -286,7 +287,8 @@ class Engine:
     async def _graph(
         self,
         text: trio.MemoryReceiveChannel[TextPiece],
-        text_options: TextOptions,
+        frontend: FrontEnd,
+        marks: actors.SsmlMarks,
         number: int,
         stats: UtteranceStats,
         heard: actors.Heard,
@@ -300,9 +302,6 @@ class Engine:
         plan_send, plan_receive = trio.open_memory_channel[Planned](sizes.plans)
         chunk_send, chunk_receive = trio.open_memory_channel[AudioChunk](sizes.chunks)
         mark_send, mark_receive = trio.open_memory_channel[Mark](sizes.marks)
-        frontend = FrontEnd(text_options)
-        marks = actors.SsmlMarks(frontend.marks, number, self._emit)
-        self._marks = marks
         segmenter = Segmenter(self.options.segmenter)
         gate = actors.HeadStartGate()
         failures = actors.Failures(number, stats, self._emit)

@@ -27,7 +27,7 @@ from ..config import ChunkSchedule, EngineOptions, SynthesisOptions
 from ..engine import Engine, TextStream, UtteranceResult, open_engine
 from ..events import Event
 from ..messages import AudioChunk, Planned
-from ..sinks.base import Sink
+from ..sinks.callback import CallbackSink
 from ..synthesis import PiperCore
 from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
@@ -117,22 +117,6 @@ class ScheduledBackend(ThreadedBackend):
         await self._idle.wait()
 
 
-class PacketSink(Sink):
-    """Hands each block to the door's ``deliver`` (which waits while the
-    client is not reading). "Heard" means delivered."""
-
-    def __init__(self, deliver: Callable[[np.ndarray], Awaitable[None]]) -> None:
-        super().__init__()
-        self._deliver = deliver
-
-    async def start(self, voice_rate_hz: int) -> None:
-        self.sample_rate_hz = voice_rate_hz
-
-    async def _put(self, samples: np.ndarray) -> None:
-        await self._deliver(samples)
-        self._count(int(samples.size))
-
-
 class Session:
     """One client's engine; utterances go through :meth:`utterance`."""
 
@@ -201,7 +185,7 @@ async def open_session(
     state.sessions += 1
     try:
         async with open_engine(
-            backend=backend, sink=PacketSink(deliver), options=options, on_event=on_event
+            backend=backend, sink=CallbackSink(deliver), options=options, on_event=on_event
         ) as engine:
             yield Session(state, engine, backend, door)
     finally:

@@ -42,8 +42,10 @@ from ..engine import Engine, open_engine
 from ..errors import StreamTTSError
 from ..events import Event, MarkReached
 from ..sinks.base import Sink
+from ..sinks.callback import CallbackSink
 from ..sinks.wav import float_to_s16
 from ..text.frontend import TextOptions
+from ..voices.piper import PiperVoice
 from .protocol import Command, ModuleProtocol, event
 
 __all__ = ["main"]
@@ -107,7 +109,8 @@ class Module:
     def __init__(self, out: trio.MemorySendChannel[bytes], voice: str | None) -> None:
         self.out = out
         self.voice = voice
-        self.loaded: object = None  # the voice, loaded and warmed at INIT
+        self.loaded: PiperVoice | None = None  # loaded and warmed at INIT
+        self.nursery: trio.Nursery | None = None  # the session's, for a pause's interrupt
         self.server_audio = False  # speech-dispatcher plays our audio (705 AUDIO)
         self.settings = Settings()
         self.engine: Engine | None = None
@@ -124,10 +127,10 @@ class Module:
     def on_event(self, happened: Event) -> None:
         if isinstance(happened, MarkReached):
             self.send(event(700, happened.name))
-            if self.pause_requested and self.engine is not None:
+            if self.pause_requested and self.engine is not None and self.nursery is not None:
                 self.pause_requested = False
                 self.stop_reason = "pause"
-                self.engine._nursery.start_soon(self.engine.interrupt)
+                self.nursery.start_soon(self.engine.interrupt)
 
     async def speak(self, command: Command) -> None:
         assert self.engine is not None
@@ -161,7 +164,9 @@ class Module:
         # "replaced": the next message's 701 says it all
 
     async def stop(self) -> None:
-        if self.engine is not None and self.engine._current is not None:
+        """Interrupt what is speaking (nothing, if nothing is: the next
+        message resets the reason)."""
+        if self.engine is not None:
             self.stop_reason = "stop"
             await self.engine.interrupt()
 
@@ -183,35 +188,29 @@ def audio_message(samples: np.ndarray, rate_hz: int) -> bytes:
     return header + b"\x00" + escaped + b"\n705 AUDIO\n"
 
 
+# In small messages: speech-dispatcher starts playing a message once it has
+# it whole, so a chunk's first 23 ms need not wait for its last.
 _SERVER_AUDIO_SAMPLES = 512
 
 
-class ServerAudioSink(Sink):
+def _to_server(out: trio.MemorySendChannel[bytes], rate_hz: int) -> CallbackSink:
     """Audio to speech-dispatcher, which plays it (with the marks and events,
-    in order) on its own low-latency output. "Heard" is handed over: the
-    server reports each mark when its player reaches it."""
+    in order) on its own output and reports each mark when it is reached."""
 
-    def __init__(self, out: trio.MemorySendChannel[bytes]) -> None:
-        super().__init__()
-        self._out = out
-
-    async def start(self, voice_rate_hz: int) -> None:
-        self.sample_rate_hz = voice_rate_hz
-
-    async def _put(self, samples: np.ndarray) -> None:
-        # In small messages: the server starts playing a message once it has
-        # it whole, so a chunk's first 23 ms need not wait for its last.
+    async def deliver(samples: np.ndarray) -> None:
         for start in range(0, samples.size, _SERVER_AUDIO_SAMPLES):
             piece = samples[start : start + _SERVER_AUDIO_SAMPLES]
-            await self._out.send(audio_message(piece, self.sample_rate_hz))
-            self._count(int(piece.size))
+            await out.send(audio_message(piece, rate_hz))
+
+    return CallbackSink(deliver)
 
 
 @contextlib.asynccontextmanager
 async def _engine(module: Module) -> AsyncIterator[Engine]:
     sink: Sink
     if module.server_audio:
-        sink = ServerAudioSink(module.out)
+        assert module.loaded is not None
+        sink = _to_server(module.out, module.loaded.sample_rate_hz)
     else:
         from ..sinks.soundcard import SoundCardSink
 
@@ -232,6 +231,7 @@ async def serve(voice: str | None = None) -> int:
     module = Module(out_send, voice)
     protocol = ModuleProtocol()
     async with stdin, stdout, trio.open_nursery() as nursery:
+        module.nursery = nursery
         nursery.start_soon(_bytes_out, stdout, out_receive)
         async with contextlib.AsyncExitStack() as stack:
             while data := await stdin.receive_some(65536):
@@ -321,7 +321,7 @@ async def serve(voice: str | None = None) -> int:
     return 0
 
 
-def _load(voice: str | None) -> object:
+def _load(voice: str | None) -> PiperVoice:
     """The voice, loaded and warmed up: the first message pays nothing."""
     from ..synthesis import PiperCore
     from ..voices.registry import load_voice
