@@ -395,14 +395,13 @@ async def test_reading_modes_change_per_utterance(voice: PiperVoice) -> None:
 def test_llm_replies_in_markdown_are_heard_as_meant(voice: PiperVoice, whisper) -> None:  # type: ignore[no-untyped-def]
     """Whisper as the listener, on 12 LLM-style replies: markdown mode says
     what a listener should hear; plain mode reads the markup aloud.
-    (benchmarks/frontend.py reports the same corpus; last run 9.8% vs 55%.)"""
+    (benchmarks/frontend.py reports the same corpus: 4.9% vs 53%, homophones
+    scored as one word.)"""
     import jiwer
     import soxr
-    from whisper_normalizer.english import EnglishTextNormalizer
 
     from .data.frontend_corpus import LLM_MARKDOWN
-
-    normal = EnglishTextNormalizer()
+    from .data.listening import spoken_words
 
     def heard(text: str, text_format: str) -> str:
         synthesizer = Synthesizer(
@@ -411,13 +410,26 @@ def test_llm_replies_in_markdown_are_heard_as_meant(voice: PiperVoice, whisper) 
         audio = np.concatenate([c.samples for c in synthesizer.speak([text])])
         audio16 = soxr.resample(audio, voice.sample_rate_hz, 16000).astype(np.float32)
         segments, _ = whisper.transcribe(audio16, language="en", beam_size=1)
-        return normal(" ".join(s.text for s in segments))
+        return spoken_words(" ".join(s.text for s in segments), equate_homophones=True)
 
-    references = [normal(heard_text) for _, heard_text in LLM_MARKDOWN]
+    references = [spoken_words(said, equate_homophones=True) for _, said in LLM_MARKDOWN]
     markdown = jiwer.wer(references, [heard(text, "markdown") for text, _ in LLM_MARKDOWN])
     plain = jiwer.wer(references, [heard(text, "plain") for text, _ in LLM_MARKDOWN])
     print(f"\nWER on LLM replies: markdown mode {markdown:.1%}, plain mode {plain:.1%}")
-    assert markdown <= 0.15 and markdown < plain / 3
+    # The goal is 5%; the margin is for a word Whisper tiny hears differently
+    # under another onnxruntime or ctranslate2 build.
+    assert markdown <= 0.08 and markdown < plain / 5
+
+
+def test_written_forms_whisper_writes_are_scored_as_said() -> None:
+    from .data.listening import spoken_words
+
+    assert spoken_words("Mail support@example.com on December 25th.") == spoken_words(
+        "Mail support at example dot com on December twenty fifth."
+    )
+    assert spoken_words("It costs $3.50.") == "it costs $3.50"
+    assert spoken_words("A flower.", equate_homophones=True) == spoken_words("A flour.")
+    assert spoken_words("A flower.") != spoken_words("A flour.")
 
 
 def test_capitals_as_a_tone(voice: PiperVoice) -> None:
