@@ -149,17 +149,24 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     rounds = 10 if "--quick" not in sys.argv else 4
+    # --only streamtts: one module, for trying a change (writes no results)
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    modules = (only,) if only else MODULES
     rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
     root = Path(tempfile.mkdtemp(prefix="speechd-bench-"))
     process, env = start_dispatcher(root)
     results: dict[str, Any] = {}
     try:
-        for module in MODULES:
+        for module in modules:
             print(f"benchmark: {module} ...", file=sys.stderr, flush=True)
             results[module] = measure(env, module, rate, rounds)
     finally:
         process.terminate()
         process.wait(timeout=10)
+    if only:
+        for key, values in results[only].items():
+            print(key, [round(1000 * v) for v in values], file=sys.stderr)
+        return
     lines = [
         "| measure (at the monitor) | streamtts | espeak-ng | Piper via sd_generic |",
         "|---|---|---|---|",

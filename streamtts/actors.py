@@ -299,7 +299,8 @@ async def play(
                 await meter.send("marks", marks, mark)
             if placed.first_write:
                 sink.set_active(True)
-            await sink.write(placed.samples)
+            if placed.samples.size:  # (a trimmed lead-in may leave nothing)
+                await sink.write(placed.samples)
             output.written(placed, trio.current_time())
         await sink.finish_utterance()
         sink.set_active(False)

@@ -141,6 +141,10 @@ class EngineOptions:
     - ``sentence_gap_s``: silence added between segments.
     - ``gain``: output gain (1.0 = the voice's own level).
     - ``fade_ms``: fade at barge-in, so the cut does not click.
+    - ``trim_lead_in``: start each utterance at its first audible sample
+      (less 5 ms): the voice opens with 10-60 ms below -60 dBFS. On for
+      the screen reader module, where every keystroke waits on it; off by
+      default so the device plays exactly the samples a file would hold.
     - ``text``: how text is read (plain or markdown, normalization); each
       utterance may override it (``Engine.say(..., text_options=...)``).
     - ``segmenter``: where text is cut into segments.
@@ -165,6 +169,7 @@ class EngineOptions:
     sentence_gap_s: float = 0.0
     gain: float = 1.0
     fade_ms: float = 5.0
+    trim_lead_in: bool = False
     decoder_head_start_s: float = 0.5
 
     @property

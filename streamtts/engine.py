@@ -235,6 +235,7 @@ class Engine:
                 self.sink.sample_rate_hz or self.backend.sample_rate_hz,
                 self.options.gain,
                 self.options.sentence_gap_s,
+                self.options.trim_lead_in,
             )
             clock = actors.Clock()
             frontend = FrontEnd(text_options)

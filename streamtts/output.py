@@ -6,6 +6,12 @@ for the samples to write (gain applied) and the marks to announce: a
 segment's start, each word, and the utterance's first audible sample, at
 sink positions. After writing it reports back, and the core keeps what it
 measured (:class:`OutputMeasurements`). No trio, no device.
+
+With ``trim_lead_in`` the utterance starts at its first audible sample
+(less a short margin): a Piper voice opens every utterance with 10-60 ms
+below -60 dBFS, which a screen reader user hears as latency and nothing
+else. Only the first segment's opening is trimmed; a pause the text asks
+for is punctuation inside a segment and stays.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from .dsp.levels import first_audible, with_gain
 from .events import SegmentStarted, WordStarted
 from .messages import AudioChunk, Mark
 
-__all__ = ["OutputCore", "OutputMeasurements", "Placed"]
+__all__ = ["LEAD_IN_MARGIN_S", "OutputCore", "OutputMeasurements", "Placed"]
+
+# Kept before the first audible sample when trimming: a soft onset ("f",
+# "h") rises through -60 dBFS over a few milliseconds.
+LEAD_IN_MARGIN_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,13 @@ class OutputCore:
     """One utterance's output logic; see the module docstring."""
 
     def __init__(
-        self, utterance: int, voice_rate_hz: int, sink_rate_hz: int, gain: float, gap_s: float
+        self,
+        utterance: int,
+        voice_rate_hz: int,
+        sink_rate_hz: int,
+        gain: float,
+        gap_s: float,
+        trim_lead_in: bool = False,
     ) -> None:
         if voice_rate_hz <= 0 or sink_rate_hz <= 0:
             raise ValueError(f"rates must be > 0, got {voice_rate_hz} and {sink_rate_hz}")
@@ -60,6 +76,8 @@ class OutputCore:
         self._segment = -1
         self._segment_origin = 0  # sink position of the current segment's sample 0
         self._heard_first = False
+        self._trimming = trim_lead_in  # until the first segment's first audible sample
+        self._lead_margin = round(LEAD_IN_MARGIN_S * voice_rate_hz)
         self.measured = OutputMeasurements()
 
     def gap_before(self, chunk: AudioChunk) -> np.ndarray | None:
@@ -72,16 +90,23 @@ class OutputCore:
         """The chunk's samples and marks, when the sink is at ``position``."""
         marks: list[Mark] = []
         segment = chunk.segment
+        samples = with_gain(chunk.samples, self.gain)
+        if self._trimming and self._segment not in (-1, segment.index):
+            self._trimming = False  # the first segment was all quiet: keep the rest whole
+        trimming = self._trimming
+        dropped = self._lead_in(samples) if trimming else 0
+        samples = samples[dropped:]
+        if trimming or segment.index != self._segment:
+            # The segment's sample 0 lands where this chunk's first kept one
+            # does, less what was trimmed (words in the trimmed part start here).
+            self._segment_origin = position - round((chunk.start_sample + dropped) * self.ratio)
         if segment.index != self._segment:
             self._segment = segment.index
-            # The segment's sample 0 lands where this chunk's first does.
-            self._segment_origin = position - round(chunk.start_sample * self.ratio)
             self.measured.segments += 1
             started = SegmentStarted(
                 self.utterance, segment.index, segment.text, segment.start, math.nan, position
             )
             marks.append(Mark(position, started))
-        samples = with_gain(chunk.samples, self.gain)
         first = False
         if not self._heard_first:
             audible_at = first_audible(samples)
@@ -89,7 +114,7 @@ class OutputCore:
                 first = True
                 marks.append(Mark(position + round(audible_at * self.ratio), None))
         for word in chunk.marks:
-            at = self._segment_origin + round(word.start_sample * self.ratio)
+            at = max(position, self._segment_origin + round(word.start_sample * self.ratio))
             event = WordStarted(
                 self.utterance,
                 segment.index,
@@ -100,8 +125,16 @@ class OutputCore:
                 at,
             )
             marks.append(Mark(at, event))
-        first_write = self.measured.audio_s == 0.0 and not self._heard_first
+        first_write = samples.size > 0 and self.measured.audio_s == 0.0 and not self._heard_first
         return Placed(samples, tuple(marks), first, first_write)
+
+    def _lead_in(self, samples: np.ndarray) -> int:
+        """How many of the first segment's opening samples to drop."""
+        audible_at = first_audible(samples)
+        if audible_at is None:
+            return int(samples.size)  # still quiet: nothing to play yet
+        self._trimming = False
+        return max(0, audible_at - self._lead_margin)
 
     def written(self, placed: Placed, now_s: float) -> None:
         """``placed`` is in the sink (its write returned at ``now_s``)."""

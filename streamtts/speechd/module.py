@@ -1,8 +1,14 @@
 """``sd_streamtts``: streamtts as a speech-dispatcher output module.
 
 speech-dispatcher starts the module and talks to it on standard input and
-output (``protocol.py``). At ``INIT`` the module loads the voice once and
-opens the sound card: one warm engine for the whole session. Each
+output (``protocol.py``). At ``INIT`` the module loads the voice once;
+at ``AUDIO`` it opens its output: one warm engine for the whole session.
+The output is speech-dispatcher itself, as for its bundled modules: the
+audio goes back as ``705 AUDIO`` messages, paced to the playing
+(:class:`ServerAudio`), and the server plays it with the marks in order
+(``STREAMTTS_SPEECHD_OUTPUT=device`` plays on the sound card instead).
+Each utterance starts at its first audible sample (the voice's quiet
+lead-in trimmed: 40 ms sooner for a typical word). Each
 ``SPEAK`` is an utterance; speech-dispatcher sends SSML, which goes
 through the SSML front end, and the session's settings become its reading
 modes:
@@ -17,7 +23,7 @@ modes:
 
 Events: ``701 BEGIN`` as an utterance starts, ``700 INDEX MARK`` when the
 audio at a ``<mark>`` is heard, ``702 END``, or ``703 STOP`` after ``STOP``
-(the sound card fades out in 5 ms and drops what it holds), or ``704
+(the server drops what it holds; on the sound card, a 5 ms fade), or ``704
 PAUSE`` after ``PAUSE`` (at the next mark). Anything the module cannot do
 gets an error reply; it never hangs the server.
 """
@@ -42,7 +48,6 @@ from ..engine import Engine, open_engine
 from ..errors import StreamTTSError
 from ..events import Event, MarkReached
 from ..sinks.base import Sink
-from ..sinks.callback import CallbackSink
 from ..sinks.wav import float_to_s16
 from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
@@ -191,18 +196,53 @@ def audio_message(samples: np.ndarray, rate_hz: int) -> bytes:
 # In small messages: speech-dispatcher starts playing a message once it has
 # it whole, so a chunk's first 23 ms need not wait for its last.
 _SERVER_AUDIO_SAMPLES = 512
+# How far ahead of the server's playing the module sends. The server's
+# reader thread blocks once its play queue holds MaxQueueSize samples
+# (10000 by default, 0.45 s at 22.05 kHz), and while it is blocked it
+# answers no client; a few blocks ahead keep it fed and never full.
+_SERVER_LEAD_S = 0.15
 
 
-def _to_server(out: trio.MemorySendChannel[bytes], rate_hz: int) -> CallbackSink:
+class ServerAudio(Sink):
     """Audio to speech-dispatcher, which plays it (with the marks and events,
-    in order) on its own output and reports each mark when it is reached."""
+    in order) on its own output and reports each mark when it is reached.
 
-    async def deliver(samples: np.ndarray) -> None:
+    Sent at the pace it plays, ``lead_s`` ahead: the server holds little,
+    so a STOP leaves little to discard and the server never stalls on a
+    full queue. The pace restarts whenever the server must have run dry
+    (an utterance's start, a pause in the text) and at every interrupt.
+    A mark goes out between the messages around its place: each message
+    counts as heard once sent, and the mark's task runs before the next.
+    """
+
+    def __init__(self, out: trio.MemorySendChannel[bytes], lead_s: float = _SERVER_LEAD_S) -> None:
+        super().__init__()
+        self.out = out
+        self.lead_s = lead_s
+        self._since = 0.0  # when the server started playing what we count
+        self._sent_s = 0.0  # audio sent since then
+
+    async def start(self, voice_rate_hz: int) -> None:
+        self.sample_rate_hz = voice_rate_hz
+
+    async def _put(self, samples: np.ndarray) -> None:
+        rate = self.sample_rate_hz
         for start in range(0, samples.size, _SERVER_AUDIO_SAMPLES):
             piece = samples[start : start + _SERVER_AUDIO_SAMPLES]
-            await out.send(audio_message(piece, rate_hz))
+            now = trio.current_time()
+            ahead = self._since + self._sent_s - now
+            if ahead <= 0.0:  # played out: a new run starts now
+                self._since, self._sent_s = now, 0.0
+            elif ahead > self.lead_s:
+                await trio.sleep(ahead - self.lead_s)
+            await self.out.send(audio_message(piece, rate))
+            self._sent_s += piece.size / rate
+            self._count(int(piece.size))
+            await trio.lowlevel.checkpoint()  # a mark reached here goes out now
 
-    return CallbackSink(deliver)
+    async def interrupt(self) -> None:
+        self._since, self._sent_s = 0.0, 0.0  # the server drops what it holds
+        await super().interrupt()
 
 
 @contextlib.asynccontextmanager
@@ -210,7 +250,7 @@ async def _engine(module: Module) -> AsyncIterator[Engine]:
     sink: Sink
     if module.server_audio:
         assert module.loaded is not None
-        sink = _to_server(module.out, module.loaded.sample_rate_hz)
+        sink = ServerAudio(module.out)
     else:
         from ..sinks.soundcard import SoundCardSink
 
@@ -218,7 +258,7 @@ async def _engine(module: Module) -> AsyncIterator[Engine]:
         # (50 ms: 142-152 ms); the rest is the ALSA-to-PulseAudio path.
         sink = SoundCardSink(latency_s=float(os.environ.get("STREAMTTS_SPEECHD_LATENCY", "0.02")))
     async with open_engine(
-        module.loaded, sink, options=EngineOptions(), on_event=module.on_event
+        module.loaded, sink, options=EngineOptions(trim_lead_in=True), on_event=module.on_event
     ) as engine:
         yield engine
 
@@ -295,12 +335,12 @@ async def serve(voice: str | None = None) -> int:
                         )
                     elif item.name == "AUDIO":
                         method = item.settings.get("audio_output_method")
-                        # Playing through speech-dispatcher (705 AUDIO) starts
-                        # sooner (~90 ms vs ~105) but is opt-in: with a long
-                        # text speech-dispatcher 0.11.4 stopped answering
-                        # clients once its queue was full (seen in the benchmark).
-                        opted_in = os.environ.get("STREAMTTS_SPEECHD_OUTPUT") == "server"
-                        if method == "server" and opted_in and module.engine is None:
+                        # speech-dispatcher asks every module to send it the
+                        # audio (705 AUDIO) and plays it itself, marks in
+                        # order; STREAMTTS_SPEECHD_OUTPUT=device plays on the
+                        # sound card from the module instead.
+                        to_device = os.environ.get("STREAMTTS_SPEECHD_OUTPUT") == "device"
+                        if method == "server" and not to_device and module.engine is None:
                             module.server_audio = True
                         if module.loaded is not None and module.engine is None:
                             try:  # the output is known now: open it before any text
