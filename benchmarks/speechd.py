@@ -8,7 +8,8 @@ One speech-dispatcher, the three modules, the same sound server; every
 time is measured at the sink's monitor, from the moment ``spd-say`` (or
 the Python client) is asked:
 
-- a single word, and a sentence → the first sound (p50, p95);
+- a single word (20), and a sentence (10) → the first sound (p50, p95),
+  each said by the three modules in turn, the order rotating;
 - ``spd-say -C`` while speaking → the last sound;
 - a screen-reader-like session: 50 short items, each cancelling the last
   (arrowing through a menu): the last item's first sound after its request.
@@ -106,17 +107,33 @@ def say(env: dict[str, str], module: str, *args: str) -> None:
     subprocess.run(["spd-say", "-o", module, *args], env=env, timeout=60, check=False)
 
 
+def first_sounds(
+    env: dict[str, str], modules: tuple[str, ...], rate: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Each word and sentence said by every module in turn (the order
+    rotating), so a drift of the machine falls on all of them alike."""
+    times: dict[str, dict[str, list[float]]] = {
+        m: {"word_s": [], "sentence_s": []} for m in modules
+    }
+    for module in modules:
+        say(env, module, "-w", "Warm up.")
+    turn = 0
+    for kind, texts in (("word_s", WORDS), ("sentence_s", SENTENCES)):
+        for text in (texts * 2)[:rounds]:
+            turn += 1
+            for module in modules[turn % len(modules) :] + modules[: turn % len(modules)]:
+                with MonitorRecorder(sd, MONITOR, rate) as recorder:
+                    asked = time.perf_counter()
+                    say(env, module, "-w", text)
+                times[module][kind].append(first_sound_after(recorder, asked))
+    return times
+
+
 def measure(env: dict[str, str], module: str, rate: int, rounds: int) -> dict[str, Any]:
     say(env, module, "-w", "Warm up.")
-    row: dict[str, Any] = {"word_s": [], "sentence_s": [], "cancel_s": [], "session_last_s": []}
-    for kind, texts in (("word_s", WORDS), ("sentence_s", SENTENCES)):
-        for text in texts[:rounds]:
-            with MonitorRecorder(sd, MONITOR, rate) as recorder:
-                asked = time.perf_counter()
-                say(env, module, "-w", text)
-            row[kind].append(first_sound_after(recorder, asked))
+    row: dict[str, Any] = {"cancel_s": [], "session_last_s": []}
     long_text = "This long sentence keeps going so that it is still speaking when cancelled. " * 3
-    for _ in range(max(2, rounds // 2)):
+    for _ in range(max(2, rounds // 4)):
         with MonitorRecorder(sd, MONITOR, rate) as recorder:
             asked = time.perf_counter()
             say(env, module, long_text)
@@ -148,7 +165,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    rounds = 10 if "--quick" not in sys.argv else 4
+    rounds = 20 if "--quick" not in sys.argv else 4
     # --only streamtts: one module, for trying a change (writes no results)
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     modules = (only,) if only else MODULES
@@ -157,9 +174,11 @@ def main() -> None:
     process, env = start_dispatcher(root)
     results: dict[str, Any] = {}
     try:
+        print("benchmark: first sounds, the modules in turn ...", file=sys.stderr, flush=True)
+        sounds = first_sounds(env, modules, rate, rounds)
         for module in modules:
-            print(f"benchmark: {module} ...", file=sys.stderr, flush=True)
-            results[module] = measure(env, module, rate, rounds)
+            print(f"benchmark: {module}: cancel, session ...", file=sys.stderr, flush=True)
+            results[module] = {**sounds[module], **measure(env, module, rate, rounds)}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -180,6 +199,11 @@ def main() -> None:
         for q in (50, 95) if key in ("word_s", "sentence_s") else (50,):
             cells = [f"{1000 * pct(results[m][key], q):.0f} ms" for m in MODULES]
             lines.append(f"| {label}, p{q} | " + " | ".join(cells) + " |")
+    word = {m: pct(results[m]["word_s"], 50) for m in MODULES}
+    lines.append(
+        f"\nA word, p50: {word['streamtts'] / word['espeak-ng']:.2f}x espeak-ng's, "
+        f"{word['piper-generic'] / word['streamtts']:.1f}x sooner than Piper via sd_generic."
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "speechd.json").write_text(json.dumps(results, indent=1))
     (RESULTS / "speechd.md").write_text("\n".join(lines) + "\n")

@@ -227,6 +227,63 @@ def test_ssml_marks_reach_the_client_in_order_when_heard(dispatcher: Dispatcher)
     assert done[0] >= end - 0.1
 
 
+def test_pause_stops_at_a_sentence_end_and_resume_goes_on(dispatcher: Dispatcher, whisper) -> None:  # type: ignore[no-untyped-def]
+    """PAUSE: speech-dispatcher marks each sentence end; the module stops at
+    the next one, reports 704, and RESUME says the rest, not the start again."""
+    speechd, client = dispatcher.client()
+    events: list[tuple[object, float]] = []
+    kinds = speechd.CallbackType
+    asked: dict[str, float] = {}
+
+    def callback(kind, index_mark=None):  # type: ignore[no-untyped-def]
+        events.append((kind, time.perf_counter()))
+
+    def speak() -> None:
+        client.speak(
+            "The first sentence is said in full. Then a second one follows it. "
+            "And a third sentence closes the message.",
+            callback=callback,
+            event_types=(kinds.PAUSE, kinds.RESUME, kinds.END),
+        )
+        time.sleep(0.8)  # inside the first sentence
+        asked["pause"] = time.perf_counter()
+        client.pause()
+        time.sleep(2.5)
+        asked["resume"] = time.perf_counter()
+        client.resume()
+        deadline = time.monotonic() + 20
+        while not any(kind == kinds.END for kind, _ in events) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    try:
+        recorder, rate, _ = record(speak)
+    finally:
+        client.close()
+    happened = [kind for kind, _ in events]
+    assert kinds.PAUSE in happened and happened[-1] == kinds.END, happened
+    paused = next(t for kind, t in events if kind == kinds.PAUSE)
+    assert asked["pause"] < paused < asked["resume"]
+    # Silent from the end of the first sentence until the resume, sound after it.
+    window = rate // 100
+    loud = np.abs(recorder.audio) > AUDIBLE
+    windows = loud.size // window
+    times = np.array([recorder.time_of(k * window) for k in range(windows)])
+    loud_at = loud[: windows * window].reshape(windows, window).any(axis=1)
+    sounding = times[loud_at]
+    pause_gap = sounding[(sounding > asked["pause"]) & (sounding < asked["resume"] + 1.0)]
+    stopped = pause_gap[pause_gap < asked["resume"]].max()
+    print(
+        f"\npaused {1000 * (stopped - asked['pause']):.0f} ms after PAUSE, "
+        f"silent {1000 * (asked['resume'] - stopped):.0f} ms until RESUME"
+    )
+    assert stopped - asked["pause"] < 2.0  # the rest of the first sentence at most
+    assert asked["resume"] - stopped > 0.5  # then silence: paused, not played through
+    assert np.any(sounding > asked["resume"])
+    heard = transcribe(whisper, recorder, rate)
+    print(heard)
+    assert heard.count("first") == 1 and "second" in heard and "third" in heard, heard
+
+
 def test_cancel_silences_the_monitor_fast(dispatcher: Dispatcher) -> None:
     long_text = "This sentence goes on and on, so that it is still speaking when cancelled. " * 4
     asked: list[float] = []
