@@ -20,6 +20,7 @@ import soxr
 from streamtts.testing import MonitorRecorder
 
 from .conftest import has_sound
+from .test_speechd_voices import SLOW, make_slow_voice
 
 MODULE = str(Path(sys.executable).parent / "sd_streamtts")
 OUTPUT = os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink")
@@ -82,7 +83,9 @@ def test_a_module_that_cannot_start_says_so(tmp_path: Path) -> None:
 
 
 class Dispatcher:
-    def __init__(self, root: Path, module_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, module_env: dict[str, str] | None = None, module_conf: str = ""
+    ) -> None:
         conf = root / "conf"
         for folder in ("modules", "clients"):
             shutil.copytree(f"/etc/speech-dispatcher/{folder}", conf / folder)
@@ -90,7 +93,10 @@ class Dispatcher:
         # As a user would: the setup command's files, on the system's speechd.conf.
         from streamtts.speechd.setup import install, module_line, write_module_config
 
-        install(conf, module_line(write_module_config(conf)), default=True)
+        module_file = write_module_config(conf)
+        install(conf, module_line(module_file), default=True)
+        with module_file.open("a") as settings:  # as a user edits it
+            settings.write(module_conf)
         with (conf / "speechd.conf").open("a") as extra:
             extra.write(f'LogDir "{root / "logs"}"\nAudioOutputMethod "pulse"\n')
         self.socket = str(root / "speechd.sock")
@@ -129,7 +135,10 @@ def dispatcher(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Ite
         pytest.skip("Debian's speech-dispatcher is not installed (scripts/install --test does)")
     if not has_sound():
         pytest.skip("needs a sound server")
-    running = Dispatcher(tmp_path_factory.mktemp("speechd"))
+    voices = make_slow_voice(tmp_path_factory.mktemp("voices"))
+    running = Dispatcher(
+        tmp_path_factory.mktemp("speechd"), module_conf=f'StreamttsVoiceDir "{voices}"\n'
+    )
     running.say("-w", "Warm up.")  # the module loads at the first message
     yield running
     running.close()
@@ -183,6 +192,32 @@ def test_spd_say_is_heard(dispatcher: Dispatcher, whisper) -> None:  # type: ign
     heard = transcribe(whisper, recorder, rate)
     for word in ("quick", "brown", "fox"):
         assert word in heard, heard
+
+
+def test_a_client_chooses_the_voice_by_name_or_language(dispatcher: Dispatcher) -> None:
+    """LIST VOICES offers the voice folder's voices too (named in the
+    module's file, which speech-dispatcher hands it); ``spd-say -y`` (a
+    name) and ``-l`` (a language the session's voice does not speak) switch
+    to one, heard at its own pace; a message asking nothing is back on the
+    session's voice."""
+    listed = subprocess.run(
+        ["spd-say", "-L"], env=dispatcher.env, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "en_US-joe-medium" in listed and SLOW in listed, listed
+
+    def heard_for(*args: str) -> float:
+        recorder, _, _ = record(lambda: dispatcher.say("-w", *args, "Open the file."))
+        start, end = audible_span(recorder)
+        return end - start
+
+    home = heard_for()
+    by_name = heard_for("-y", SLOW)
+    by_language = heard_for("-l", "en-GB")
+    back = heard_for()
+    print(f"\nheard: {home:.2f} s, by name {by_name:.2f} s, by language {by_language:.2f} s, "
+          f"then {back:.2f} s")  # fmt: skip
+    assert by_name > 1.6 * home and by_language > 1.6 * home  # the slow voice spoke
+    assert back < 1.25 * home
 
 
 def test_ssml_marks_reach_the_client_in_order_when_heard(dispatcher: Dispatcher) -> None:
@@ -325,7 +360,9 @@ def test_the_module_can_play_on_the_sound_card_itself(tmp_path: Path) -> None:
     finally:
         own.close()
     start, end = audible_span(recorder)
-    assert start < asked[0] - 0.5  # it spoke
+    print(f"\ndevice output: heard {asked[0] - start:.2f} s before the cancel, "
+          f"silent {1000 * (end - asked[0]):.0f} ms after it")  # fmt: skip
+    assert start < asked[0] - 0.2  # it spoke
     assert end - asked[0] < 0.35  # 20 ms + the 50 ms device buffer + the ALSA-to-Pulse path
 
 

@@ -6,7 +6,7 @@ at ``AUDIO`` it opens its output: one warm engine for the whole session.
 The output is speech-dispatcher itself, as for its bundled modules: the
 audio goes back as ``705 AUDIO`` messages, paced to the playing
 (:class:`ServerAudio`), and the server plays it with the marks in order
-(``STREAMTTS_SPEECHD_OUTPUT=device`` plays on the sound card instead).
+(``StreamttsOutput "device"`` in its file plays on the sound card instead).
 Each utterance starts at its first audible sample (the voice's quiet
 lead-in trimmed: 40 ms sooner for a typical word). Each
 ``SPEAK`` is an utterance; speech-dispatcher sends SSML, which goes
@@ -52,6 +52,7 @@ from ..sinks.wav import float_to_s16
 from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
 from .protocol import Command, ModuleProtocol, event
+from .voices import ModuleVoice, catalogue, choose, language_of
 
 __all__ = ["main"]
 
@@ -71,6 +72,8 @@ class Settings:
     punctuation: str = "none"
     spelling: bool = False
     capitals: str = "none"
+    voice_name: str | None = None  # synthesis_voice: a name from LIST VOICES
+    language: str | None = None
 
     def update(self, values: dict[str, str]) -> bool:
         """Apply ``values``; False if one of them makes no sense."""
@@ -89,6 +92,10 @@ class Settings:
                     self.spelling = value == "on"
                 elif key == "cap_let_recogn":
                     self.capitals = _CAPITALS[value]
+                elif key == "synthesis_voice":
+                    self.voice_name = None if value == "NULL" else value
+                elif key == "language":
+                    self.language = None if value == "NULL" else value
                 elif key in ("pitch", "pitch_range") and value not in ("0", "NULL"):
                     _log.info("pitch is not supported; rate and volume are")
             except (ValueError, KeyError):
@@ -115,6 +122,13 @@ class Module:
         self.out = out
         self.voice = voice
         self.loaded: PiperVoice | None = None  # loaded and warmed at INIT
+        self.voices: list[ModuleVoice] = []  # what LIST VOICES offers
+        self.current = ""  # the catalogue name of ``loaded``
+        self.home = ""  # the session's own voice: the one INIT loaded
+        self.kept: dict[str, PiperVoice] = {}  # voices loaded so far, by name
+        self.unusable: set[str] = set()  # voices that failed to load: not tried again
+        self._engine_exit: contextlib.AsyncExitStack | None = None
+        self.run_done: trio.Event | None = None  # set when the current message's task ends
         self.nursery: trio.Nursery | None = None  # the session's, for a pause's interrupt
         self.server_audio = False  # speech-dispatcher plays our audio (705 AUDIO)
         self.settings = Settings()
@@ -174,6 +188,58 @@ class Module:
         if self.engine is not None:
             self.stop_reason = "stop"
             await self.engine.interrupt()
+
+    async def open_output(self) -> None:
+        """An engine for ``loaded`` on the output speech-dispatcher chose."""
+        exit_stack = contextlib.AsyncExitStack()
+        try:
+            self.engine = await exit_stack.enter_async_context(_engine(self))
+        except BaseException:
+            await exit_stack.aclose()
+            raise
+        self._engine_exit = exit_stack
+
+    async def close_output(self) -> None:
+        exit_stack, self._engine_exit, self.engine = self._engine_exit, None, None
+        if exit_stack is not None:
+            await exit_stack.aclose()
+
+    async def use_voice(self, name: str) -> None:
+        """Speak the next message with voice ``name``: what is speaking
+        stops, the voice is loaded (once per session; the first time takes
+        a second or two), and a new engine opens on the same output. A
+        voice that fails to load is logged, and the current one goes on."""
+        if name == self.current or name in self.unusable:
+            return
+        if self.speaking is not None and self.run_done is not None:
+            await self.stop()
+            with trio.move_on_after(2.0):
+                await self.run_done.wait()
+        voice = self.kept.get(name)
+        if voice is None:
+            source = next(v.source for v in self.voices if v.name == name)
+            try:
+                voice = await trio.to_thread.run_sync(_load, source)
+            except Exception as err:
+                _log.error("cannot load voice %s, keeping %s: %s", name, self.current, err)
+                self.unusable.add(name)
+                return
+            self.kept[name] = voice
+        had_output = self.engine is not None
+        await self.close_output()
+        self.loaded, self.current = voice, name
+        if had_output:
+            await self.open_output()
+        _log.info("voice: %s", name)
+
+    def start_session(self, loaded: PiperVoice) -> None:
+        """INIT succeeded: the voice catalogue, with the loaded voice in it."""
+        self.loaded, self.current, self.home = loaded, loaded.name, loaded.name
+        self.kept[loaded.name] = loaded
+        self.voices = catalogue()
+        if all(voice.name != loaded.name for voice in self.voices):
+            source = self.voice or loaded.name
+            self.voices.append(ModuleVoice(loaded.name, language_of(loaded.name), source))
 
 
 async def _bytes_out(stream: trio.abc.SendStream, out: trio.MemoryReceiveChannel[bytes]) -> None:
@@ -273,7 +339,7 @@ async def serve(voice: str | None = None) -> int:
     async with stdin, stdout, trio.open_nursery() as nursery:
         module.nursery = nursery
         nursery.start_soon(_bytes_out, stdout, out_receive)
-        async with contextlib.AsyncExitStack() as stack:
+        try:
             while data := await stdin.receive_some(65536):
                 for item in protocol.feed(data):
                     if isinstance(item, str):
@@ -294,21 +360,29 @@ async def serve(voice: str | None = None) -> int:
                             await trio.sleep(0.05)
                             nursery.cancel_scope.cancel()
                             return 1
+                        module.start_session(module.loaded)
                         module.send(f"299-streamtts {module.loaded!r}")
                         module.send("299 OK LOADED SUCCESSFULLY")
                     elif item.name in ("SPEAK", "CHAR", "KEY", "SOUND_ICON"):
                         if module.loaded is None or not item.text.strip():
                             module.send("301 ERROR CANT SPEAK")
                             continue
+                        settings = module.settings
+                        wanted = choose(
+                            module.voices, module.home, settings.voice_name, settings.language
+                        )
+                        await module.use_voice(wanted)
                         if module.engine is None:  # the output is known by now
                             try:
-                                module.engine = await stack.enter_async_context(_engine(module))
+                                await module.open_output()
                             except Exception as err:
                                 _log.error("cannot open the sound output: %s", _root_cause(err))
                                 module.send("301 ERROR CANT SPEAK")
                                 continue
 
-                        async def run(command: Command = item) -> None:
+                        done = trio.Event()
+
+                        async def run(command: Command = item, done: trio.Event = done) -> None:
                             with trio.CancelScope() as scope:
                                 module.speaking = scope
                                 try:
@@ -316,11 +390,13 @@ async def serve(voice: str | None = None) -> int:
                                 finally:
                                     if module.speaking is scope:
                                         module.speaking = None
+                                    done.set()
 
                         if module.speaking is not None:
                             await module.stop()
                         module.send("200 OK SPEAKING")  # the reply comes first, then events
                         module.send(event(701))
+                        module.run_done = done
                         nursery.start_soon(run)
                     elif item.name == "STOP":
                         nursery.start_soon(module.stop)
@@ -344,7 +420,7 @@ async def serve(voice: str | None = None) -> int:
                             module.server_audio = True
                         if module.loaded is not None and module.engine is None:
                             try:  # the output is known now: open it before any text
-                                module.engine = await stack.enter_async_context(_engine(module))
+                                await module.open_output()
                             except Exception as err:
                                 module.send(f"300-{_root_cause(err)}\n300 MODULE ERROR")
                                 continue
@@ -358,6 +434,8 @@ async def serve(voice: str | None = None) -> int:
                     else:
                         module.send("300 ERR UNKNOWN COMMAND")
             nursery.cancel_scope.cancel()  # the server closed our input
+        finally:
+            await module.close_output()
     return 0
 
 
@@ -379,19 +457,35 @@ def _root_cause(error: BaseException) -> BaseException:
 
 
 def _list_voices(module: Module) -> None:
-    from ..voices.registry import installed_voices
-
-    for voice in installed_voices():
-        language = voice.name.split("-")[0].replace("_", "-")
-        module.send(f"200-{voice.name}\t{language}\tnone")
+    for voice in module.voices or catalogue():
+        module.send(f"200-{voice.name}\t{voice.language}\tnone")
     module.send("200 OK VOICE LIST SENT")
 
 
 def main() -> None:
+    # speech-dispatcher passes the module's configuration file; its settings
+    # stand for environment variables not already set.
+    from pathlib import Path
+
+    from .setup import read_module_config
+
+    problems = []
+    if len(sys.argv) > 1 and Path(sys.argv[1]).is_file():
+        for name, value in read_module_config(Path(sys.argv[1])).items():
+            if name.startswith("?"):
+                problems.append(f"{sys.argv[1]}, {name[1:]}: not understood: {value.strip()}")
+            else:
+                os.environ.setdefault(name, value)
+    level = os.environ.get("STREAMTTS_SPEECHD_LOG", "WARNING").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"log level {level!r} is not DEBUG, INFO, WARNING or ERROR")
+        level = "WARNING"
     logging.basicConfig(
-        level=os.environ.get("STREAMTTS_SPEECHD_LOG", "WARNING"),
+        level=level,
         format="sd_streamtts: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    for problem in problems:
+        _log.warning("%s", problem)
     voice = os.environ.get("STREAMTTS_VOICE") or None
     sys.exit(trio.run(serve, voice))

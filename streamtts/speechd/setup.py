@@ -1,23 +1,77 @@
-"""Set-up for screen reader users: the module's configuration, and the
-``AddModule`` line that tells speech-dispatcher where ``sd_streamtts`` is."""
+"""Set-up for screen reader users: the module's configuration file, and the
+``AddModule`` line that tells speech-dispatcher where ``sd_streamtts`` is.
+
+speech-dispatcher starts the module with that file's path as its argument,
+as it does its own modules; :func:`read_module_config` turns the settings
+in it into the environment variables of the same meaning, which win when
+both are given (a one-off run, a test).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["install", "module_line", "write_module_config"]
+__all__ = ["SETTINGS", "install", "module_line", "read_module_config", "write_module_config"]
 
 _SYSTEM_CONF = Path("/etc/speech-dispatcher/speechd.conf")
+# The file's settings and the environment variables they stand for.
+SETTINGS = {
+    "StreamttsVoice": "STREAMTTS_VOICE",
+    "StreamttsVoiceDir": "STREAMTTS_VOICE_DIR",
+    "StreamttsOutput": "STREAMTTS_SPEECHD_OUTPUT",
+    "StreamttsLatency": "STREAMTTS_SPEECHD_LATENCY",
+    "StreamttsLog": "STREAMTTS_SPEECHD_LOG",
+}
 _MODULE_CONF = """\
 # sd_streamtts: streamtts as a speech-dispatcher output module.
-# The module reads these from its environment, which it gets from
-# speech-dispatcher; set them there (e.g. in the systemd user unit) if needed:
-#   STREAMTTS_VOICE            a Piper .onnx path or installed voice name
-#   STREAMTTS_SPEECHD_LATENCY  sound card buffer in seconds (default 0.02)
-#   STREAMTTS_SPEECHD_LOG      log level for this module (default WARNING)
+# Remove the '#' before a setting to change it; restart speech-dispatcher
+# after. (An environment variable of the same meaning wins over this file.)
+
+# The session's voice: an installed voice's name or a Piper .onnx file.
+# StreamttsVoice "en_US-joe-medium"
+
+# A folder of Piper voices (name.onnx beside name.onnx.json): they are
+# offered in LIST VOICES (Orca's voice menu) and chosen by name or language.
+# StreamttsVoiceDir "/home/me/piper-voices"
+
+# "server": speech-dispatcher plays the audio (as for its own modules);
+# "device": the module plays on the sound card itself.
+# StreamttsOutput "server"
+
+# With "device": the sound card buffer, in seconds.
+# StreamttsLatency 0.02
+
+# How much the module logs: ERROR, WARNING, INFO or DEBUG.
+# StreamttsLog "WARNING"
 """
+
+
+def read_module_config(path: Path) -> dict[str, str]:
+    """The settings in the module's file, as environment variables.
+
+    Lines are ``Name value`` or ``Name "value"``; ``#`` starts a comment;
+    ``~`` in a path is the user's home. A line it does not understand comes
+    back under the key ``"?line N"`` (the line as its value), for the log.
+    """
+    found: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition(" ")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if name in SETTINGS and value:
+            if name in ("StreamttsVoice", "StreamttsVoiceDir"):
+                value = os.path.expanduser(value)
+            found[SETTINGS[name]] = value
+        else:
+            found[f"?line {number}"] = raw
+    return found
 
 
 def _module_binary() -> str:
@@ -26,10 +80,13 @@ def _module_binary() -> str:
 
 
 def write_module_config(config_dir: Path) -> Path:
+    """The module's file under ``config_dir``/modules; one already there
+    (perhaps edited) is kept."""
     modules = config_dir / "modules"
     modules.mkdir(parents=True, exist_ok=True)
     path = modules / "streamtts.conf"
-    path.write_text(_MODULE_CONF)
+    if not path.exists():
+        path.write_text(_MODULE_CONF)
     return path
 
 
