@@ -338,6 +338,25 @@ def test_cancel_silences_the_monitor_fast(dispatcher: Dispatcher) -> None:
     assert gap < 0.1
 
 
+def test_the_server_keeps_answering_while_a_long_text_plays(dispatcher: Dispatcher) -> None:
+    """The module sends its audio at the pace it plays: sent all at once,
+    speech-dispatcher's reader blocked on its full play queue and answered
+    no client (seen: five `spd-say -L` in a row unanswered for 10 s each)."""
+    long_text = "This long sentence keeps going so that it is still speaking later. " * 8
+    dispatcher.say(long_text)
+    try:
+        for _ in range(3):
+            time.sleep(0.8)
+            started = time.perf_counter()
+            listed = subprocess.run(
+                ["spd-say", "-L"], env=dispatcher.env, capture_output=True, text=True, timeout=5
+            )
+            assert "en_US-joe-medium" in listed.stdout
+            assert time.perf_counter() - started < 1.0
+    finally:
+        dispatcher.say("-C")
+
+
 def test_the_module_can_play_on_the_sound_card_itself(tmp_path: Path) -> None:
     """STREAMTTS_SPEECHD_OUTPUT=device: the module plays through PortAudio
     instead of handing its audio to speech-dispatcher; heard, and stopped."""
