@@ -19,6 +19,8 @@ modes:
 - ``punctuation_mode`` none/some/most/all, ``spelling_mode`` on/off,
   ``cap_let_recogn`` none/spell/icon (spell: "cap" said; icon: a short
   tone) → the front end's reading modes;
+- ``synthesis_voice`` and ``language`` → the voice for the message
+  (``voices.py``); a new voice opens a new engine on the same output;
 - ``pitch`` is not supported (one note in the log).
 
 Events: ``701 BEGIN`` as an utterance starts, ``700 INDEX MARK`` when the
