@@ -51,8 +51,8 @@ class Segment:
 
     ``start``/``end`` are character offsets in the utterance's text;
     ``reason`` says why it ended: sentence, clause, paragraph, list,
-    length, stall or end. ``rate`` and ``volume`` are factors on the
-    utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
+    length, stall or end. ``rate``, ``volume`` and ``pitch`` are factors on
+    the utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
     said instead of what espeak-ng would make of the text (SSML phoneme);
     ``tone`` makes the segment a short tone (a capital letter signalled).
     """
@@ -64,6 +64,7 @@ class Segment:
     index: int
     rate: float = 1.0
     volume: float = 1.0
+    pitch: float = 1.0
     ipa: str | None = None
     tone: bool = False  # a short tone, not speech (capital letters signalled)
 

@@ -32,6 +32,7 @@ from .text.phonemizer import Phonemes, Phonemizer, WordSpan
 from .text.segmenter import Segmenter, SegmenterOptions
 from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
+from .voices.pitch import Repitched, repitch_whole
 
 __all__ = ["PiperCore", "SegmentAudio", "SpeechCore", "Synthesizer", "WholeAudio"]
 
@@ -144,6 +145,7 @@ class PiperCore:
         voice = self.voice
         segment = prepared.segment
         options = self.options
+        pitch = segment.pitch
         if segment.rate != 1.0:  # SSML prosody or emphasis
             rate = min(10.0, max(0.1, options.rate * segment.rate))
             options = replace(options, rate=rate)
@@ -152,10 +154,17 @@ class PiperCore:
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         if not voice.can_stream:
-            audio = voice.synthesize_ids(prepared.ids, options, rng)
+            if pitch != 1.0:  # slower by the voice's own length scale, then faster
+                slower = replace(options, rate=max(0.1, options.rate / pitch))
+                audio = repitch_whole(
+                    voice.synthesize_ids(prepared.ids, slower, rng), pitch, voice.sample_rate_hz
+                )
+            else:
+                audio = voice.synthesize_ids(prepared.ids, options, rng)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
-        plan = voice.encode(prepared.ids, options, rng)
+        # A pitch: every phoneme made `pitch` times longer, played `pitch` times faster.
+        plan = voice.encode(prepared.ids, options, rng, stretch=pitch)
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
         decoder = IncrementalDecoder(
             voice,
@@ -163,10 +172,15 @@ class PiperCore:
             timing,
             segment,
             self.schedule,
-            sample_offset=sample_offset,
+            sample_offset=sample_offset if pitch == 1.0 else 0,
             last_part=prepared.last_part,
         )
-        return Planned(segment, decoder, timing.total_samples, sample_offset, prepared.last_part)
+        if pitch == 1.0:
+            total = timing.total_samples
+            return Planned(segment, decoder, total, sample_offset, prepared.last_part)
+        repitched = Repitched(decoder, pitch, voice.sample_rate_hz, sample_offset)
+        total = round(timing.total_samples / pitch)
+        return Planned(segment, repitched, total, sample_offset, prepared.last_part)
 
     def warm_up(self) -> None:
         """Speak the warm-up texts to nowhere (see ``_WARM_UP_TEXTS``), once

@@ -21,7 +21,7 @@ from .sinks.base import Sink
 from .text.phoneme_ids import PhonemeIds
 from .text.phonemizer import Phonemes
 
-__all__ = ["FakeBackend", "FakeSink", "MonitorRecorder", "align"]
+__all__ = ["FakeBackend", "FakeSink", "MonitorRecorder", "align", "median_pitch_hz"]
 
 
 class _FakeChunks:
@@ -319,3 +319,19 @@ def align(reference: np.ndarray, recording: np.ndarray) -> int:
     size = 1 << int(np.ceil(np.log2(reference.size + recording.size)))
     spectrum = np.fft.rfft(recording, size) * np.conj(np.fft.rfft(reference, size))
     return int(np.argmax(np.fft.irfft(spectrum, size)[: recording.size]))
+
+
+def median_pitch_hz(audio: np.ndarray, rate: int) -> float:
+    """A voice's median pitch over its loud 40 ms frames, by autocorrelation
+    (60-400 Hz; frames without a clear period are left out)."""
+    frame, found = int(0.04 * rate), []
+    for start in range(0, audio.size - frame, frame // 2):
+        x = audio[start : start + frame] - audio[start : start + frame].mean()
+        if np.sqrt(np.mean(x**2)) < 0.02:
+            continue
+        correlation = np.correlate(x, x, "full")[frame - 1 :]
+        low, high = rate // 400, rate // 60
+        lag = low + int(np.argmax(correlation[low:high]))
+        if correlation[lag] > 0.5 * correlation[0]:
+            found.append(rate / lag)
+    return float(np.median(found)) if found else float("nan")

@@ -4,6 +4,7 @@ streaming, with offsets back into the caller's text."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import time
 
@@ -15,11 +16,13 @@ from hypothesis import strategies as st
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
 from streamtts.backend import VoiceBackend
+from streamtts.config import ChunkSchedule
 from streamtts.engine import open_engine
 from streamtts.errors import ConfigError, InputTextError
 from streamtts.events import Event, MarkReached, SegmentStarted, WordStarted
 from streamtts.messages import Segment
 from streamtts.sinks.files import NullSink
+from streamtts.testing import median_pitch_hz
 from streamtts.text.frontend import FrontEnd, TextOptions
 from streamtts.text.normalize import normalize_token
 from streamtts.text.segmenter import SegmenterOptions
@@ -330,6 +333,68 @@ def test_prosody_changes_the_audio(voice: PiperVoice) -> None:
     assert slow.size > 1.15 * plain.size  # rate 0.8: a quarter longer
     assert loud.shape == plain.shape
     assert np.max(np.abs(loud)) == pytest.approx(2.0 * np.max(np.abs(plain)), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("pitch", "factor"),
+    [
+        ("high", 1.12),
+        ("x-low", 0.8),
+        ("+20%", 1.2),
+        ("80%", 0.8),
+        ("-2st", 2 ** (-2 / 12)),
+        ("+12st", 2.0),
+        ("+40st", 2.0),  # an octave at most
+        ("default", 1.0),
+    ],
+)
+def test_prosody_pitch_values(pitch: str, factor: float) -> None:
+    ssml = f'<prosody pitch="{pitch}">Words.</prosody>'
+    (said,) = [s for s in segments_of(ssml) if s.text.strip()]
+    assert said.pitch == pytest.approx(factor)
+
+
+def test_prosody_pitch_in_hertz_is_refused_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    (said,) = [s for s in segments_of('<prosody pitch="+50Hz">Words.</prosody>') if s.text.strip()]
+    assert said.pitch == 1.0 and "pitch" in caplog.text and "semitones" in caplog.text
+
+
+def test_prosody_pitch_moves_the_pitch_not_the_pace(voice: PiperVoice) -> None:
+    text = "The quick brown fox jumps over the lazy dog near the river bank."
+    rate = voice.sample_rate_hz
+
+    def said(pitch: str | None) -> tuple[np.ndarray, list[int]]:
+        ssml = f'<prosody pitch="{pitch}">{text}</prosody>' if pitch else text
+        synthesizer = Synthesizer(voice, SynthesisOptions(seed=5), text_options=SSML)
+        chunks = list(synthesizer.speak([f"<speak>{ssml}</speak>"]))
+        for before, after in itertools.pairwise(chunks):  # the chunks tile the segment
+            assert after.start_sample == before.end_sample or after.segment != before.segment
+        marks = [m.start_sample for c in chunks for m in c.marks]
+        return np.concatenate([c.samples for c in chunks]), marks
+
+    plain, plain_words = said(None)
+    base = median_pitch_hz(plain, rate)
+    for pitch, factor in (("+30%", 1.3), ("-3st", 2 ** (-3 / 12))):
+        audio, words = said(pitch)
+        assert median_pitch_hz(audio, rate) == pytest.approx(base * factor, rel=0.06)
+        assert audio.size == pytest.approx(plain.size, rel=0.02)  # the same pace
+        # Every word still marked, in order, where it is said (within 60 ms).
+        assert len(words) == len(plain_words) and words == sorted(words)
+        assert max(abs(a - b) for a, b in zip(words, plain_words, strict=True)) < 0.06 * rate
+
+
+def test_a_pitched_segment_streams_as_it_decodes_whole(voice: PiperVoice) -> None:
+    ssml = '<speak><prosody pitch="+2st">Streaming keeps the same samples here.</prosody></speak>'
+    options = SynthesisOptions(seed=6)
+    streamed = Synthesizer(voice, options, text_options=SSML)
+    whole = Synthesizer(voice, options, schedule=ChunkSchedule.one_chunk(), text_options=SSML)
+    parts = list(streamed.speak([ssml]))
+    assert len(parts) > 2
+    one = np.concatenate([c.samples for c in parts])
+    other = np.concatenate([c.samples for c in whole.speak([ssml])])
+    # soxr's stream resamples chunk by chunk as its one-shot call does, to
+    # within its float rounding.
+    assert one.shape == other.shape and np.max(np.abs(one - other)) < 1e-4
 
 
 def test_ipa_goes_to_the_voice_not_espeak(voice: PiperVoice) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soxr
 
-from streamtts.testing import MonitorRecorder
+from streamtts.testing import MonitorRecorder, median_pitch_hz
 
 from .conftest import has_sound
 from .test_speechd_voices import SLOW, make_slow_voice
@@ -407,6 +407,32 @@ def test_typing_echo_burst_leaves_only_the_last(dispatcher: Dispatcher, whisper)
     tail = heard.split("morning")[-1]
     assert "item" not in tail, heard
     assert end - start < 4.0, (start, end)
+
+
+def test_the_pitch_setting_moves_the_pitch_heard(dispatcher: Dispatcher) -> None:
+    speechd, client = dispatcher.client()
+    heard: dict[int, float] = {}
+    try:
+        for pitch in (0, 80):
+            client.set_pitch(pitch)
+            done: list[int] = []
+
+            def speak(done: list[int] = done) -> None:
+                client.speak("The quick brown fox jumps over the lazy dog.",
+                             callback=lambda kind, **_: done.append(1),
+                             event_types=(speechd.CallbackType.END,))  # fmt: skip
+                deadline = time.monotonic() + 20
+                while not done and time.monotonic() < deadline:
+                    time.sleep(0.02)
+
+            recorder, rate, _ = record(speak, seconds_after=0.3)
+            heard[pitch] = median_pitch_hz(recorder.audio, rate)
+        client.set_pitch(0)
+    finally:
+        client.close()
+    print(f"\nmedian pitch heard: {heard[0]:.0f} Hz, at pitch 80: {heard[80]:.0f} Hz")
+    # 80 of 100: 4.8 semitones up, a factor of 1.32.
+    assert heard[80] / heard[0] == pytest.approx(2 ** (4.8 / 12), rel=0.08)
 
 
 def test_reading_modes_change_what_is_said(dispatcher: Dispatcher) -> None:

@@ -21,7 +21,8 @@ modes:
   tone) → the front end's reading modes;
 - ``synthesis_voice`` and ``language`` → the voice for the message
   (``voices.py``); a new voice opens a new engine on the same output;
-- ``pitch`` is not supported (one note in the log).
+- ``pitch`` -100…100 → 6 semitones down…up (``voices/pitch.py``: the
+  voice's timbre moves with it; ``pitch_range`` is not supported);
 
 Events: ``701 BEGIN`` as an utterance starts, ``700 INDEX MARK`` when the
 audio at a ``<mark>`` is heard, ``702 END``, or ``703 STOP`` after ``STOP``
@@ -71,6 +72,7 @@ class Settings:
 
     rate: int = 0
     volume: int = 0
+    pitch: int = 0
     punctuation: str = "none"
     spelling: bool = False
     capitals: str = "none"
@@ -98,17 +100,23 @@ class Settings:
                     self.voice_name = None if value == "NULL" else value
                 elif key == "language":
                     self.language = None if value == "NULL" else value
-                elif key in ("pitch", "pitch_range") and value not in ("0", "NULL"):
-                    _log.info("pitch is not supported; rate and volume are")
+                elif key == "pitch":
+                    self.pitch = max(-100, min(100, int(value)))
+                elif key == "pitch_range" and value not in ("0", "NULL"):
+                    _log.info("pitch range is not supported; pitch is")
             except (ValueError, KeyError):
                 good = False
         return good
 
     def wrap(self, ssml: str) -> str:
-        """The message inside a prosody for the session's rate and volume."""
+        """The message inside a prosody for the session's rate, volume and
+        pitch (-100…100 → 6 semitones down…up)."""
         rate = 100 * 2.5 ** (self.rate / 100)
         volume = self.volume + 100
-        return f'<speak><prosody rate="{rate:.0f}%" volume="{volume}%">{ssml}</prosody></speak>'
+        pitch = f' pitch="{6 * self.pitch / 100:+.2f}st"' if self.pitch else ""
+        return (
+            f'<speak><prosody rate="{rate:.0f}%" volume="{volume}%"{pitch}>{ssml}</prosody></speak>'
+        )
 
     def text_options(self) -> TextOptions:
         return TextOptions(

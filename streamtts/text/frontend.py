@@ -266,7 +266,9 @@ class FrontEnd:
         if k < 0:
             return segment
         prosody = self.prosody[k][1]
-        return replace(segment, rate=prosody.rate, volume=prosody.volume, ipa=prosody.ipa)
+        return replace(
+            segment, rate=prosody.rate, volume=prosody.volume, pitch=prosody.pitch, ipa=prosody.ipa
+        )
 
     def boundary(self) -> str:
         """End the word being read (a tag stands here): it is said now."""

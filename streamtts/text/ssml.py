@@ -9,8 +9,9 @@ same SSML reads the same.
 Supported: ``speak``, ``p``, ``s``, ``break`` (``strength`` and ``time``:
 a short one is a comma's pause, a long one ends the segment), ``mark``,
 ``say-as`` (``characters``/``spell-out``, ``digits``, ``cardinal``,
-``ordinal``, ``telephone``), ``sub alias``, ``prosody`` (``rate`` and
-``volume``; ``pitch`` is not supported), ``emphasis`` (a little slower and
+``ordinal``, ``telephone``), ``sub alias``, ``prosody`` (``rate``,
+``volume`` and ``pitch``: a label, a relative percentage or semitones;
+hertz are not supported), ``emphasis`` (a little slower and
 louder), ``phoneme alphabet="ipa"`` (its IPA goes to the voice, not
 espeak-ng), entities and CDATA. Each prosody, emphasis or phoneme stretch
 is its own segment. Any other tag is read for its text, with one warning.
@@ -41,6 +42,11 @@ _SILENT_READ = frozenset({"voice", "lang", "audio", "w"})
 _RATES = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
 _VOLUMES = {"silent": 0.0, "x-soft": 0.3, "soft": 0.6, "medium": 1.0, "default": 1.0,
             "loud": 1.4, "x-loud": 1.8}  # fmt: skip
+# Pitch factors kept within an octave: beyond, the voice is no longer itself
+# (voices/pitch.py).
+MIN_PITCH, MAX_PITCH = 0.5, 2.0
+_PITCHES = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 1.12,
+            "x-high": 1.25}  # fmt: skip
 # emphasis: a little slower and louder (reduced: the other way)
 _EMPHASIS = {"strong": (0.88, 1.3), "moderate": (0.94, 1.15), "none": (1.0, 1.0),
              "reduced": (1.06, 0.85)}  # fmt: skip
@@ -48,11 +54,29 @@ _EMPHASIS = {"strong": (0.88, 1.3), "moderate": (0.94, 1.15), "none": (1.0, 1.0)
 
 @dataclass(frozen=True)
 class Prosody:
-    """How a stretch is spoken: rate and volume factors; IPA replaces espeak-ng."""
+    """How a stretch is spoken: rate, volume and pitch factors; IPA replaces espeak-ng."""
 
     rate: float = 1.0
     volume: float = 1.0
     ipa: str | None = None
+    pitch: float = 1.0
+
+
+def _pitch(value: str) -> float | None:
+    """An SSML pitch as a factor: "high", "+20%", "90%", "-2st"; None for
+    what cannot be done here (hertz: the voice's own pitch is not known)."""
+    value = value.strip().lower()
+    if value in _PITCHES:
+        return _PITCHES[value]
+    semitones = re.fullmatch(r"([+-]?[\d.]+)\s*st", value)
+    if semitones is not None:
+        try:
+            return float(2 ** (float(semitones.group(1)) / 12))
+        except ValueError:
+            return None
+    if value.endswith("%"):
+        return _factor(value, {}, False)
+    return None
 
 
 def _factor(value: str, names: dict[str, float], decibels: bool) -> float | None:
@@ -286,13 +310,20 @@ class SsmlReader:
                 stack.pop()
         else:
             current = stack[-1]
-            rate, volume, ipa = current.rate, current.volume, current.ipa
+            rate, volume, ipa, pitch = current.rate, current.volume, current.ipa, current.pitch
             if name == "prosody":
                 rate *= _factor(attributes.get("rate", "1"), _RATES, False) or 1.0
                 given = _factor(attributes.get("volume", "1"), _VOLUMES, True)
                 volume *= 1.0 if given is None else given
                 if "pitch" in attributes:
-                    self._warn("pitch", "prosody pitch is not supported; rate and volume are")
+                    factor = _pitch(attributes["pitch"])
+                    if factor is None or factor <= 0.0:
+                        self._warn(
+                            "pitch", f"prosody pitch={attributes['pitch']!r} is not supported: "
+                            'use a label ("high"), a percentage ("+10%") or semitones ("-2st")',
+                        )  # fmt: skip
+                    else:
+                        pitch *= factor
             elif name == "emphasis":
                 r, v = _EMPHASIS.get(attributes.get("level", "moderate"), _EMPHASIS["moderate"])
                 rate, volume = rate * r, volume * v
@@ -300,7 +331,14 @@ class SsmlReader:
                 ipa = attributes["ph"]
             else:
                 self._warn("alphabet", 'phoneme needs alphabet="ipa" and ph; its text is read')
-            stack.append(Prosody(max(0.1, min(10.0, rate)), max(0.0, min(4.0, volume)), ipa))
+            stack.append(
+                Prosody(
+                    max(0.1, min(10.0, rate)),
+                    max(0.0, min(4.0, volume)),
+                    ipa,
+                    max(MIN_PITCH, min(MAX_PITCH, pitch)),
+                )
+            )
         self._emit("\n\n", start, start, False)
         self.prosody.append((self.offsets.length, stack[-1]))
 

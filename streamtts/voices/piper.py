@@ -64,6 +64,20 @@ class FramePlan:
         return f"FramePlan(frames={self.frames}, ids={len(self.id_frames)})"
 
 
+def _stretched_durations(id_frames: np.ndarray, stretch: float) -> np.ndarray:
+    """Each phoneme's frames times ``stretch``, rounded so that the total is
+    the whole's rounded (a phoneme's rounding error carries to the next),
+    and a phoneme that had frames keeps at least one."""
+    longer = np.zeros_like(id_frames)
+    wanted, made = 0.0, 0
+    for k, frames in enumerate(id_frames.tolist()):
+        wanted += frames * stretch
+        count = round(wanted) - made
+        longer[k] = max(1, count) if frames > 0 else 0
+        made += int(longer[k])
+    return longer
+
+
 class PiperVoice:
     """A loaded Piper voice. Use :func:`streamtts.load_voice` to make one.
 
@@ -202,9 +216,20 @@ class PiperVoice:
     # -- the three parts ---------------------------------------------------
 
     def encode(
-        self, ids: PhonemeIds, options: SynthesisOptions, rng: np.random.Generator
+        self,
+        ids: PhonemeIds,
+        options: SynthesisOptions,
+        rng: np.random.Generator,
+        stretch: float = 1.0,
     ) -> FramePlan:
-        """Text encoder and duration predictor, then the prior sample."""
+        """Text encoder and duration predictor, then the prior sample.
+
+        ``stretch`` lengthens every phoneme by that factor (rounded to whole
+        frames) after the duration predictor, so the total is ``stretch``
+        times as many frames, which the voice's own length scale does not
+        give (x1.3 there made 1.2 times the audio): a pitch change plays it
+        back faster by the same factor (``pitch.py``).
+        """
         info = self._info
         if info is None:
             raise VoiceError(f"voice {self.name} cannot be cut; use synthesize_ids")
@@ -219,11 +244,7 @@ class PiperVoice:
         results = dict(zip(names, outputs, strict=True))
         m_p = results[info.m_p]
         logs_p = results[info.logs_p]
-        noise_scale = float(feeds["scales"][0])
-        # The prior sample, as the graph computed it, with our own noise.
-        prior_noise = rng.standard_normal(m_p.shape, dtype=np.float32)
-        z_p = (m_p + prior_noise * np.exp(logs_p) * np.float32(noise_scale)).astype(np.float32)
-        frames = z_p.shape[-1]
+        frames = m_p.shape[-1]
         frame_inputs: dict[str, np.ndarray] = {}
         fixed_inputs: dict[str, np.ndarray] = {}
         for name in dict.fromkeys(info.flow_externals + info.decoder_externals):
@@ -233,6 +254,20 @@ class PiperVoice:
             else:
                 fixed_inputs[name] = value
         id_frames = results[info.durations].reshape(-1).astype(np.int64)
+        if stretch != 1.0 and int(id_frames.sum()) == frames:
+            # Each frame of a phoneme holds that phoneme's prior (the graph
+            # expands them along its alignment), so more frames of it are
+            # copies of its first; the noise below is drawn for every frame.
+            longer = _stretched_durations(id_frames, stretch)
+            starts = np.concatenate([[0], np.cumsum(id_frames)[:-1]]).astype(np.int64)
+            index = np.repeat(starts, longer)
+            m_p, logs_p = m_p[:, :, index], logs_p[:, :, index]
+            frame_inputs = {name: value[:, :, index] for name, value in frame_inputs.items()}
+            id_frames = longer
+        noise_scale = float(feeds["scales"][0])
+        # The prior sample, as the graph computed it, with our own noise.
+        prior_noise = rng.standard_normal(m_p.shape, dtype=np.float32)
+        z_p = (m_p + prior_noise * np.exp(logs_p) * np.float32(noise_scale)).astype(np.float32)
         return FramePlan(ids, z_p, id_frames, frame_inputs, fixed_inputs)
 
     def flow(self, plan: FramePlan, start: int, stop: int) -> np.ndarray:
