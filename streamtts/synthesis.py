@@ -172,9 +172,10 @@ class PiperCore:
             timing,
             segment,
             self.schedule,
-            sample_offset=sample_offset if pitch == 1.0 else 0,
+            sample_offset=sample_offset if plan.stretch == 1.0 else 0,
             last_part=prepared.last_part,
         )
+        pitch = plan.stretch  # 1.0 if the voice could not be stretched
         if pitch == 1.0:
             total = timing.total_samples
             return Planned(segment, decoder, total, sample_offset, prepared.last_part)

@@ -55,6 +55,7 @@ class FramePlan:
     id_frames: np.ndarray  # int64 [n_ids]
     frame_inputs: dict[str, np.ndarray]  # name -> [1, k, frames]
     fixed_inputs: dict[str, np.ndarray]  # name -> tensor with no frame axis
+    stretch: float = 1.0  # every phoneme made this many times longer (see encode)
 
     @property
     def frames(self) -> int:
@@ -264,11 +265,17 @@ class PiperVoice:
             m_p, logs_p = m_p[:, :, index], logs_p[:, :, index]
             frame_inputs = {name: value[:, :, index] for name, value in frame_inputs.items()}
             id_frames = longer
+        elif stretch != 1.0:
+            _log.warning(
+                "voice %s: its durations do not add up to its frames; pitch is not changed",
+                self.name,
+            )
+            stretch = 1.0
         noise_scale = float(feeds["scales"][0])
         # The prior sample, as the graph computed it, with our own noise.
         prior_noise = rng.standard_normal(m_p.shape, dtype=np.float32)
         z_p = (m_p + prior_noise * np.exp(logs_p) * np.float32(noise_scale)).astype(np.float32)
-        return FramePlan(ids, z_p, id_frames, frame_inputs, fixed_inputs)
+        return FramePlan(ids, z_p, id_frames, frame_inputs, fixed_inputs, stretch)
 
     def flow(self, plan: FramePlan, start: int, stop: int) -> np.ndarray:
         """The flow over frames [start, stop); returns z [1, channels, n]."""
