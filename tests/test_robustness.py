@@ -185,10 +185,10 @@ async def test_a_worker_thread_that_raises_loses_one_segment_only(
         Phonemizer().phonemize(" Boom boom boom.").symbols, voice.config.phoneme_id_map
     ).ids.tolist()
 
-    def flaky(ids, options, rng):  # type: ignore[no-untyped-def]
+    def flaky(ids, options, rng, **more):  # type: ignore[no-untyped-def]
         if ids.ids.tolist() == doomed:
             raise RuntimeError("the encoder thread blew up")
-        return real_encode(ids, options, rng)
+        return real_encode(ids, options, rng, **more)
 
     monkeypatch.setattr(voice, "encode", flaky)
     events: list[Event] = []
