@@ -414,7 +414,12 @@ async def _speak_async(
         format=args.text_format, code_blocks=args.code_blocks, tables=args.tables
     )
     engine_options = EngineOptions(
-        synthesis=options, text=text_options, stall_s=args.stall, whole=args.whole
+        synthesis=options,
+        text=text_options,
+        stall_s=args.stall,
+        whole=args.whole,
+        # Heard live, the voice's quiet lead-in is only latency; a file keeps it.
+        trim_lead_in=not isinstance(sink, FileSink),
     )
     try:
         async with open_engine(

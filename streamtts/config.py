@@ -143,8 +143,9 @@ class EngineOptions:
     - ``fade_ms``: fade at barge-in, so the cut does not click.
     - ``trim_lead_in``: start each utterance at its first audible sample
       (less 5 ms): the voice opens with 10-60 ms below -60 dBFS. On for
-      the screen reader module, where every keystroke waits on it; off by
-      default so the device plays exactly the samples a file would hold.
+      the screen reader module and ``streamtts speak`` on the sound card,
+      where it is only latency; off by default so a sink gets exactly the
+      samples a file would hold (the servers' audio equals the files').
     - ``text``: how text is read (plain or markdown, normalization); each
       utterance may override it (``Engine.say(..., text_options=...)``).
     - ``segmenter``: where text is cut into segments.
