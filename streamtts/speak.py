@@ -30,7 +30,10 @@ def speak(
 
     async def main() -> UtteranceResult:
         sink = FileSink(out) if out is not None else None
-        engine_options = EngineOptions(synthesis=options or SynthesisOptions())
+        engine_options = EngineOptions(
+            synthesis=options or SynthesisOptions(),
+            trim_lead_in=out is None,  # heard live, the voice's quiet lead-in is only latency
+        )
         async with open_engine(voice, sink, options=engine_options) as engine:
             return await engine.say(text)
 
