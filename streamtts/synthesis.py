@@ -145,7 +145,6 @@ class PiperCore:
         voice = self.voice
         segment = prepared.segment
         options = self.options
-        pitch = segment.pitch
         if segment.rate != 1.0:  # SSML prosody or emphasis
             rate = min(10.0, max(0.1, options.rate * segment.rate))
             options = replace(options, rate=rate)
@@ -154,17 +153,16 @@ class PiperCore:
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         if not voice.can_stream:
-            if pitch != 1.0:  # slower by the voice's own length scale, then faster
-                slower = replace(options, rate=max(0.1, options.rate / pitch))
-                audio = repitch_whole(
-                    voice.synthesize_ids(prepared.ids, slower, rng), pitch, voice.sample_rate_hz
-                )
+            if segment.pitch != 1.0:  # slower by the voice's own length scale, then faster
+                slower = replace(options, rate=max(0.1, options.rate / segment.pitch))
+                audio = voice.synthesize_ids(prepared.ids, slower, rng)
+                audio = repitch_whole(audio, segment.pitch, voice.sample_rate_hz)
             else:
                 audio = voice.synthesize_ids(prepared.ids, options, rng)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         # A pitch: every phoneme made `pitch` times longer, played `pitch` times faster.
-        plan = voice.encode(prepared.ids, options, rng, stretch=pitch)
+        plan = voice.encode(prepared.ids, options, rng, stretch=segment.pitch)
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
         decoder = IncrementalDecoder(
             voice,
@@ -172,15 +170,15 @@ class PiperCore:
             timing,
             segment,
             self.schedule,
+            # A stretched plan's chunks are placed in the segment by Repitched.
             sample_offset=sample_offset if plan.stretch == 1.0 else 0,
             last_part=prepared.last_part,
         )
-        pitch = plan.stretch  # 1.0 if the voice could not be stretched
-        if pitch == 1.0:
+        if plan.stretch == 1.0:  # no pitch asked, or the voice could not be stretched
             total = timing.total_samples
             return Planned(segment, decoder, total, sample_offset, prepared.last_part)
-        repitched = Repitched(decoder, pitch, voice.sample_rate_hz, sample_offset)
-        total = round(timing.total_samples / pitch)
+        repitched = Repitched(decoder, plan.stretch, voice.sample_rate_hz, sample_offset)
+        total = round(timing.total_samples / plan.stretch)
         return Planned(segment, repitched, total, sample_offset, prepared.last_part)
 
     def warm_up(self) -> None:

@@ -133,7 +133,6 @@ class Module:
         self.voice = voice
         self.loaded: PiperVoice | None = None  # loaded and warmed at INIT
         self.voices: list[ModuleVoice] = []  # what LIST VOICES offers
-        self.current = ""  # the catalogue name of ``loaded``
         self.home = ""  # the session's own voice: the one INIT loaded
         self.kept: dict[str, PiperVoice] = {}  # voices loaded so far, by name
         self.unusable: set[str] = set()  # voices that failed to load: not tried again
@@ -219,7 +218,8 @@ class Module:
         stops, the voice is loaded (once per session; the first time takes
         a second or two), and a new engine opens on the same output. A
         voice that fails to load is logged, and the current one goes on."""
-        if name == self.current or name in self.unusable:
+        current = self.loaded.name if self.loaded is not None else ""
+        if name == current or name in self.unusable:
             return
         if self.speaking is not None and self.run_done is not None:
             await self.stop()
@@ -231,20 +231,20 @@ class Module:
             try:
                 voice = await trio.to_thread.run_sync(_load, source)
             except Exception as err:
-                _log.error("cannot load voice %s, keeping %s: %s", name, self.current, err)
+                _log.error("cannot load voice %s, keeping %s: %s", name, current, err)
                 self.unusable.add(name)
                 return
             self.kept[name] = voice
         had_output = self.engine is not None
         await self.close_output()
-        self.loaded, self.current = voice, name
+        self.loaded = voice  # loaded under its catalogue name: voice.name == name
         if had_output:
             await self.open_output()
         _log.info("voice: %s", name)
 
     def start_session(self, loaded: PiperVoice) -> None:
         """INIT succeeded: the voice catalogue, with the loaded voice in it."""
-        self.loaded, self.current, self.home = loaded, loaded.name, loaded.name
+        self.loaded, self.home = loaded, loaded.name
         self.kept[loaded.name] = loaded
         self.voices = catalogue()
         if all(voice.name != loaded.name for voice in self.voices):
@@ -323,9 +323,9 @@ class ServerAudio(Sink):
 
 @contextlib.asynccontextmanager
 async def _engine(module: Module) -> AsyncIterator[Engine]:
+    assert module.loaded is not None  # INIT came first
     sink: Sink
     if module.server_audio:
-        assert module.loaded is not None
         sink = ServerAudio(module.out)
     else:
         from ..sinks.soundcard import SoundCardSink
