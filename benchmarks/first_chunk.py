@@ -14,22 +14,20 @@ Writes benchmarks/results/first_chunk.json and .md (medians and ratios).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import onnxruntime
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
+from report import save
 from sentences import GROUPS
 
 import streamtts
 from streamtts import SynthesisOptions, Synthesizer, load_voice
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SCALES = {"noise_scale": 0.667, "noise_w_scale": 0.8}
 
 
@@ -99,8 +97,6 @@ def main() -> None:
         "summary": summary,
         "samples_s": samples,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "first_chunk.json").write_text(json.dumps(result, indent=1))
     lines = [
         "| sentences | streamtts first audio (p50) | piper-tts first audio (p50) | ratio "
         "| chunked / whole compute (p50) |",
@@ -116,8 +112,7 @@ def main() -> None:
         "\nGoals: first chunk >= 5x sooner than piper-tts on 20+ word sentences; "
         "chunked compute <= 1.25x whole-segment."
     )
-    (RESULTS / "first_chunk.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save("first_chunk", result, lines)
 
 
 if __name__ == "__main__":

