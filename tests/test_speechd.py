@@ -365,17 +365,22 @@ def test_the_module_can_play_on_the_sound_card_itself(tmp_path: Path) -> None:
     own = Dispatcher(
         tmp_path, {"STREAMTTS_SPEECHD_OUTPUT": "device", "STREAMTTS_SPEECHD_LATENCY": "0.05"}
     )
+    import sounddevice as sd
+
+    rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
     try:
         own.say("-w", "Warm up.")
         asked: list[float] = []
-
-        def speak_then_cancel() -> None:
+        with MonitorRecorder(sd, MONITOR, rate) as recorder:
             own.say("This sentence is long enough to be cancelled while it is still speaking.")
-            time.sleep(1.0)
+            # Cancelled once heard (a busy machine starts later), well inside the sentence.
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not np.any(np.abs(recorder.audio) > AUDIBLE):
+                time.sleep(0.05)
+            time.sleep(0.4)
             asked.append(time.perf_counter())
             own.say("-C")
-
-        recorder, _, _ = record(speak_then_cancel, seconds_after=1.0)
+            time.sleep(1.0)
     finally:
         own.close()
     start, end = audible_span(recorder)
