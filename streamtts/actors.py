@@ -1,43 +1,27 @@
-"""One thin actor per arrow of the graph.
+"""One thin actor per arrow of an utterance's graph.
 
 Each actor owns its receive and send ends and closes both with a plain
 ``with receive, send:``: end of stream flows forward as ``EndOfChannel``,
 a consumer that went away flows backward as ``BrokenResourceError``. The
-logic lives in the sans-IO cores (segmenter, synthesis core, output core);
-actors only receive, call, and send. The messages are in ``messages.py``.
+logic lives in the sans-IO cores (the text pipeline, the synthesis steps,
+the output core); actors only receive, call, and send. What an
+utterance's actors share (statistics, failures, what was heard) is its
+:class:`~streamtts.utterance_state.UtteranceState`; the messages are in
+``messages.py``; the wiring is ``utterance.py``'s.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TypeVar
-
 import trio
 
 from .backend import Backend
-from .events import (
-    Event,
-    MarkReached,
-    SegmentFailed,
-    SegmentStarted,
-    UtteranceStats,
-    WordStarted,
-)
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
-from .output import OutputCore
 from .sinks.base import Sink
 from .synthesis import next_part_offset
-from .text.frontend import FrontEnd, Offsets
-from .text.segmenter import Segmenter
+from .utterance_state import UtteranceState
 
 __all__ = [
-    "Clock",
-    "Failures",
     "HeadStartGate",
-    "Heard",
-    "Meter",
     "announce",
     "decode",
     "encode",
@@ -46,40 +30,8 @@ __all__ = [
     "segment_text",
 ]
 
-_log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# Longest stretch of text handed to the segmenter at once (about 1 ms of work).
+# Longest stretch of text handed to the text pipeline at once (about 1 ms of work).
 _SEGMENTER_SLICE_CHARS = 1000
-
-
-class Meter:
-    """Peak use of each bounded edge, sampled right after every send."""
-
-    def __init__(self, stats: UtteranceStats) -> None:
-        self.stats = stats
-
-    async def send(self, name: str, channel: trio.MemorySendChannel[T], item: T) -> None:
-        await channel.send(item)
-        used = channel.statistics().current_buffer_used
-        peaks = self.stats.peak_buffers
-        peaks[name] = max(peaks.get(name, 0), used)
-
-
-@dataclass
-class Clock:
-    """When the text that completed the first segment was handed over."""
-
-    first_segment_text_at_s: float | None = None
-
-
-@dataclass
-class Heard:
-    """The last segment and word heard in an utterance (for its result)."""
-
-    segment: SegmentStarted | None = None
-    word: WordStarted | None = None
 
 
 class HeadStartGate:
@@ -125,14 +77,12 @@ class HeadStartGate:
 async def segment_text(
     receive: trio.MemoryReceiveChannel[TextPiece],
     send: trio.MemorySendChannel[Segment],
-    frontend: FrontEnd,
-    segmenter: Segmenter,
+    state: UtteranceState,
     stall_s: float,
-    meter: Meter,
-    clock: Clock,
 ) -> None:
-    """Text pieces → (the text front end) → segments; a stalled stream
-    flushes whole words."""
+    """Text pieces → (the utterance's text pipeline) → segments; a stalled
+    stream speaks its whole words."""
+    pipeline = state.pipeline
     with receive, send:
         last_handed = None
         while True:
@@ -144,53 +94,26 @@ async def segment_text(
                     break
                 last_handed = piece.handed_at_s
             if piece is None or piece.flush:  # a stall, or the caller asked
-                if segmenter.pending_chars:
-                    for segment in segmenter.stall():
-                        await _send_segment(send, segment, meter, clock, last_handed, frontend)
+                await _send_segments(send, pipeline.stall(), state, last_handed)
                 continue
             # A long text is fed a slice at a time, so its first sentence
             # goes out before the rest is split (an hour of text takes the
-            # segmenter ~40 ms); the segmenter does not mind where pieces end.
+            # segmenter ~40 ms); the pipeline does not mind where pieces end.
             for start in range(0, len(piece.text), _SEGMENTER_SLICE_CHARS):
-                spoken = frontend.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
-                for segment in segmenter.feed(spoken):
-                    await _send_segment(send, segment, meter, clock, last_handed, frontend)
-        for segment in [*segmenter.feed(frontend.flush()), *segmenter.flush()]:
-            await _send_segment(send, segment, meter, clock, last_handed, frontend)
+                segments = pipeline.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
+                await _send_segments(send, segments, state, last_handed)
+        await _send_segments(send, pipeline.end(), state, last_handed)
 
 
-async def _send_segment(
+async def _send_segments(
     send: trio.MemorySendChannel[Segment],
-    segment: Segment,
-    meter: Meter,
-    clock: Clock,
+    segments: list[Segment],
+    state: UtteranceState,
     handed_at_s: float | None,
-    frontend: FrontEnd,
 ) -> None:
-    segment = frontend.annotate(segment)  # SSML prosody in force there
-    if clock.first_segment_text_at_s is None and handed_at_s is not None:
-        clock.first_segment_text_at_s = handed_at_s
-    await meter.send("segments", send, segment)
-
-
-class Failures:
-    """Per-segment errors: reported as events, never the end of the stream.
-
-    A segment that cannot be phonemized, encoded or decoded is skipped; the
-    segments after it still play. Only cancellation stops an utterance.
-    """
-
-    def __init__(
-        self, utterance: int, stats: UtteranceStats, emit: Callable[[Event], None]
-    ) -> None:
-        self.utterance = utterance
-        self.stats = stats
-        self.emit = emit
-
-    def report(self, segment: Segment, error: Exception) -> None:
-        self.stats.failed_segments += 1
-        _log.warning("skipping segment %d (%r): %r", segment.index, segment.text[:60], error)
-        self.emit(SegmentFailed(self.utterance, segment.index, segment.text, repr(error)))
+    for segment in segments:
+        state.text_handed(handed_at_s)
+        await state.send("segments", send, segment)
 
 
 async def phonemize(
@@ -198,8 +121,7 @@ async def phonemize(
     send: trio.MemorySendChannel[Prepared],
     backend: Backend,
     gate: HeadStartGate,
-    meter: Meter,
-    failures: Failures,
+    state: UtteranceState,
 ) -> None:
     """Segments → phonemes and ids; segments with nothing to say vanish here.
 
@@ -216,10 +138,10 @@ async def phonemize(
             try:
                 parts = await backend.prepare(segment)
             except Exception as err:
-                failures.report(segment, err)
+                state.failed(segment, err)
                 continue
             for part in parts:
-                await meter.send("phonemes", send, part)
+                await state.send("phonemes", send, part)
                 parts_sent += 1
 
 
@@ -228,8 +150,7 @@ async def encode(
     send: trio.MemorySendChannel[Planned],
     backend: Backend,
     gate: HeadStartGate,
-    meter: Meter,
-    failures: Failures,
+    state: UtteranceState,
 ) -> None:
     """Phonemes → plans (encoder, duration predictor, prior sample), each
     only once the decoder has a head start on the one before."""
@@ -241,12 +162,12 @@ async def encode(
             try:
                 planned = await backend.encode(prepared, rng, offset if prepared.part else 0)
             except Exception as err:
-                failures.report(prepared.segment, err)
+                state.failed(prepared.segment, err)
                 gate.release(gate.hand_over())  # keep the count with the phonemizer's
                 continue
             offset = next_part_offset(planned)
             gate.hand_over()
-            await meter.send("plans", send, planned)
+            await state.send("plans", send, planned)
 
 
 async def decode(
@@ -255,8 +176,7 @@ async def decode(
     backend: Backend,
     gate: HeadStartGate,
     head_start_s: float,
-    meter: Meter,
-    failures: Failures,
+    state: UtteranceState,
 ) -> None:
     """Plans → audio chunks, small first, in order; opens the gate once
     ``head_start_s`` of a plan's audio is decoded (or all of it)."""
@@ -271,12 +191,12 @@ async def decode(
                     try:
                         chunk = await backend.next_chunk(planned)
                     except Exception as err:  # the rest of this segment is lost, not the stream
-                        failures.report(planned.segment, err)
+                        state.failed(planned.segment, err)
                         break
                     decoded += chunk.samples.size
                     if decoded >= head_start_samples:
                         gate.release(plan_number)
-                    await meter.send("chunks", send, chunk)
+                    await state.send("chunks", send, chunk)
             finally:
                 gate.release(plan_number)
 
@@ -285,10 +205,10 @@ async def play(
     receive: trio.MemoryReceiveChannel[AudioChunk],
     marks: trio.MemorySendChannel[Mark],
     sink: Sink,
-    output: OutputCore,
-    meter: Meter,
+    state: UtteranceState,
 ) -> None:
-    """Audio chunks → the sink, with gain and segment gaps; marks for events."""
+    """Audio chunks → the sink, with gain and segment gaps; marks to announce."""
+    output = state.output
     with receive, marks:
         async for chunk in receive:
             gap = output.gap_before(chunk)
@@ -296,7 +216,7 @@ async def play(
                 await sink.write(gap)
             placed = output.place(chunk, sink.accepted)
             for mark in placed.marks:
-                await meter.send("marks", marks, mark)
+                await state.send("marks", marks, mark)
             if placed.first_write:
                 sink.set_active(True)
             if placed.samples.size:  # (a trimmed lead-in may leave nothing)
@@ -306,61 +226,13 @@ async def play(
         sink.set_active(False)
 
 
-class SsmlMarks:
-    """SSML marks, fired when the audio at their place is heard: just
-    before the first word after them starts, or, after the last word, once
-    the utterance has all been heard."""
-
-    def __init__(
-        self, marks: list[tuple[int, str]], utterance: int, emit: Callable[[Event], None]
-    ) -> None:
-        self.marks = marks  # (offset in the front end's output, name); grows as text comes
-        self.utterance = utterance
-        self.emit = emit
-        self.fired = 0
-
-    def reached(self, clean_offset: int, now: float) -> None:
-        while self.fired < len(self.marks) and self.marks[self.fired][0] <= clean_offset:
-            self.emit(MarkReached(self.utterance, self.marks[self.fired][1], now))
-            self.fired += 1
-
-    def all_heard(self, now: float) -> None:
-        self.reached(1 << 62, now)
-
-
 async def announce(
     receive: trio.MemoryReceiveChannel[Mark],
     sink: Sink,
-    emit: Callable[[Event], None],
-    offsets: Offsets,
-    marks: SsmlMarks,
-    stats: UtteranceStats,
-    clock: Clock,
-    heard: Heard,
+    state: UtteranceState,
 ) -> None:
-    """Fire each mark's event when the sink has played its position, with
-    its offsets moved back into the caller's text (``offsets``)."""
+    """Each mark's event, once the sink has played its position."""
     with receive:
         async for mark in receive:
             await sink.wait_heard(mark.position + 1)
-            now = trio.current_time()
-            if mark.event is None:
-                if clock.first_segment_text_at_s is not None:
-                    stats.ttfa_heard_s = now - clock.first_segment_text_at_s
-                continue
-            if isinstance(mark.event, WordStarted):
-                word = mark.event
-                marks.reached(word.text_start, now)
-                heard.word = replace(
-                    word,
-                    at_s=now,
-                    text_start=offsets.start(word.text_start),
-                    text_end=offsets.end(word.text_end),
-                )
-                emit(heard.word)
-            else:
-                segment = mark.event
-                heard.segment = replace(
-                    segment, at_s=now, text_start=offsets.start(segment.text_start)
-                )
-                emit(heard.segment)
+            state.heard(mark, trio.current_time())

@@ -1,13 +1,16 @@
 """What the actors ask of a voice (:class:`Backend`), and the one
-implementation that runs a synchronous :class:`~streamtts.synthesis.SpeechCore`
-in worker threads.
+implementation that runs a voice's synchronous steps
+(:class:`~streamtts.synthesis.SpeechSteps`) in worker threads.
 
-Each step's blocking part runs through ``trio.to_thread.run_sync`` with one
-``CapacityLimiter`` per step, so the event loop stays free and one
-segment's encoder can overlap another's decoder. A cancelled call is
+Each step's blocking part runs through ``trio.to_thread.run_sync`` holding
+a slot (:class:`StepSlots`): by default a lock per step
+(:class:`StepLocks`), so the event loop stays free and one segment's
+encoder can overlap another's decoder; a server gives every session the
+same shared, deadline-ordered slots instead
+(:class:`~streamtts.serve.scheduler.DeadlineSlots`). A cancelled call is
 abandoned at once (barge-in must not wait for a chunk to finish); its
-thread finishes the call it is in and its result is dropped; ``aclose``
-waits for such threads.
+thread finishes the call it is in, keeps its slot until then, and its
+result is dropped; ``aclose`` waits for such threads.
 
 ``streamtts.testing.FakeBackend`` is another :class:`Backend`, spending
 virtual time.
@@ -17,19 +20,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import trio
 
 from .config import ChunkSchedule, SynthesisOptions
 from .messages import AudioChunk, Planned, Prepared, Segment
-from .synthesis import PiperCore, SpeechCore
+from .synthesis import PiperSteps, SpeechSteps
 from .voices.piper import PiperVoice
 
-__all__ = ["Backend", "ThreadedBackend", "VoiceBackend"]
+__all__ = ["Backend", "StepLocks", "StepSlots", "ThreadedBackend"]
 
 T = TypeVar("T")
+
+STEPS = ("phonemizer", "encoder", "decoder")
 
 
 @runtime_checkable
@@ -62,29 +67,73 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-class ThreadedBackend:
-    """Any :class:`SpeechCore`, off the event loop (see the module docstring)."""
+class StepSlots(Protocol):
+    """Who may run a model call now.
 
-    def __init__(self, core: SpeechCore) -> None:
-        self.core = core
-        self._limiters = {
-            name: trio.CapacityLimiter(1) for name in ("phonemizer", "encoder", "decoder")
-        }
+    ``limiter(step)`` is what the step's worker threads hold (anything
+    trio's ``to_thread.run_sync`` takes as a limiter); ``chunk_made`` hears
+    of every chunk; ``idle`` returns once no call holds a slot.
+    """
+
+    def limiter(self, step: str) -> Any: ...
+
+    def chunk_made(self, samples: int) -> None: ...
+
+    async def idle(self) -> None: ...
+
+
+class StepLocks:
+    """One call at a time per step; different steps run side by side."""
+
+    def __init__(self) -> None:
+        self._limiters = {name: trio.CapacityLimiter(1) for name in STEPS}
+
+    def limiter(self, step: str) -> trio.CapacityLimiter:
+        return self._limiters[step]
+
+    def chunk_made(self, samples: int) -> None:
+        """Nothing to track."""
+
+    async def idle(self) -> None:
+        for limiter in self._limiters.values():
+            async with limiter:
+                pass
+
+
+class ThreadedBackend:
+    """A voice's steps off the event loop (see the module docstring).
+
+    ``ThreadedBackend.for_voice(voice, options, schedule)`` is the one
+    ``open_engine`` makes for a Piper voice.
+    """
+
+    def __init__(self, steps: SpeechSteps, slots: StepSlots | None = None) -> None:
+        self.steps = steps
+        self.slots: StepSlots = slots or StepLocks()
         self._compute_s = 0.0
 
+    @classmethod
+    def for_voice(
+        cls,
+        voice: PiperVoice,
+        options: SynthesisOptions | None = None,
+        schedule: ChunkSchedule | None = None,
+    ) -> ThreadedBackend:
+        return cls(PiperSteps(voice, options, schedule))
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.core!r})"
+        return f"{type(self).__name__}({self.steps!r})"
 
     @property
     def sample_rate_hz(self) -> int:
-        return self.core.sample_rate_hz
+        return self.steps.sample_rate_hz
 
     @property
     def compute_s(self) -> float:
         return self._compute_s
 
     def new_rng(self) -> np.random.Generator:
-        return self.core.new_rng()
+        return self.steps.new_rng()
 
     async def _run(self, step: str, work: Callable[[], T]) -> T:
         def timed() -> T:
@@ -95,46 +144,34 @@ class ThreadedBackend:
                 self._compute_s += time.perf_counter() - start
 
         return await trio.to_thread.run_sync(
-            timed, limiter=self._limiters[step], abandon_on_cancel=True
+            timed, limiter=self.slots.limiter(step), abandon_on_cancel=True
         )
 
     async def warm_up(self) -> None:
-        """Compile the kernels and warm the core, before any text (not
-        counted as compute: it is the start-up's, not an utterance's)."""
+        """Compile the kernels and warm the steps, before any text (not
+        counted as compute: it is the start-up's, not an utterance's).
+        Cheap when the voice is warm already (a server's sessions)."""
         from .dsp.ring import warm_up as compile_kernels
 
         def warm() -> None:
             compile_kernels()
-            self.core.warm_up()
+            self.steps.warm_up()
 
-        await trio.to_thread.run_sync(warm, limiter=self._limiters["decoder"])
+        await trio.to_thread.run_sync(warm, limiter=self.slots.limiter("decoder"))
 
     async def prepare(self, segment: Segment) -> list[Prepared]:
-        return await self._run("phonemizer", lambda: self.core.prepare(segment))
+        return await self._run("phonemizer", lambda: self.steps.prepare(segment))
 
     async def encode(
         self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
     ) -> Planned:
-        return await self._run("encoder", lambda: self.core.encode(prepared, rng, sample_offset))
+        return await self._run("encoder", lambda: self.steps.encode(prepared, rng, sample_offset))
 
     async def next_chunk(self, planned: Planned) -> AudioChunk:
-        return await self._run("decoder", planned.source.next_chunk)
+        chunk = await self._run("decoder", planned.source.next_chunk)
+        self.slots.chunk_made(chunk.samples.size)
+        return chunk
 
     async def aclose(self) -> None:
         """Wait for calls abandoned by a barge-in to finish in their threads."""
-        for limiter in self._limiters.values():
-            async with limiter:
-                pass
-
-
-class VoiceBackend(ThreadedBackend):
-    """A Piper voice's core in worker threads: what ``open_engine`` makes."""
-
-    def __init__(
-        self,
-        voice: PiperVoice,
-        options: SynthesisOptions | None = None,
-        schedule: ChunkSchedule | None = None,
-    ) -> None:
-        super().__init__(PiperCore(voice, options, schedule))
-        self.voice = voice
+        await self.slots.idle()

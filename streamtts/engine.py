@@ -1,63 +1,44 @@
-"""The engine: the only place that wires the actor graph.
+"""The engine: a voice, a sink, and utterances taking turns.
 
-::
-
-    caller ─TextPiece─► segment_text ─Segment─► phonemize ─Prepared─► encode
-          ─Planned─► decode ─AudioChunk─► play ─► sink
-                                           │
-                              announce ◄─Mark┘
-
-Every arrow is a bounded memory channel (sizes in :class:`ChannelSizes`);
-the sink's ``write`` waits when it is full, and so, edge by edge, does
-everything back to the caller's ``send``. One utterance runs at a time;
-:meth:`Engine.interrupt` cancels the current one wherever it is.
+Each utterance is an :class:`~streamtts.utterance.Utterance` with its own
+state, tasks and lifetime; the engine keeps what they share: the turn
+(one utterance speaks at a time, in the order they were started), the
+barge-in (:meth:`Engine.interrupt` stops the one speaking), and the
+history of what each cost. Memory is bounded by the channel sizes, never
+by the length of the text: ``send`` waits while the engine is full.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from . import actors
-from .backend import Backend
+from .backend import Backend, ThreadedBackend
 from .config import EngineOptions
 from .errors import ConfigError, StreamTTSError
-from .events import Event, Interrupted, SegmentStarted, UtteranceDone, UtteranceStats, WordStarted
-from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
-from .output import OutputCore
+from .events import Event, UtteranceStats
 from .sinks.base import Sink
 from .text import reading
-from .text.frontend import FrontEnd, TextOptions
-from .text.segmenter import Segmenter, SegmenterOptions
+from .text.options import TextOptions
+from .text.segmenter import SegmenterOptions
+from .utterance import Utterance
+from .utterance_state import UtteranceResult
 
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
-
-__all__ = ["Engine", "TextStream", "UtteranceResult", "open_engine"]
+__all__ = ["Engine", "TextStream", "UtteranceResult", "open_engine", "run_engine"]
 
 # Names made for the listener already: read exactly as given.
 _AS_WRITTEN = TextOptions(normalize=False)
 
 _log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class UtteranceResult:
-    """How an utterance ended. ``interrupted`` results say what was heard last."""
-
-    utterance: int
-    interrupted: bool
-    stats: UtteranceStats
-    last_segment: SegmentStarted | None = None
-    last_word: WordStarted | None = None
+_HISTORY = 100  # utterances whose statistics are kept
 
 
 class TextStream:
@@ -68,23 +49,17 @@ class TextStream:
     has been spoken; ``result`` then says how it ended.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[TextPiece]) -> None:
-        self._send = send
+    def __init__(self, utterance: Utterance) -> None:
+        self.utterance = utterance
         self.result: UtteranceResult | None = None
-        self.error: BaseException | None = None
 
     async def send(self, piece: str) -> None:
-        if not isinstance(piece, str):
-            raise TypeError(f"text pieces must be str, got {type(piece).__name__}")
-        # After an interrupt the utterance is over: the rest of its text is dropped.
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._send.send(TextPiece(piece, trio.current_time()))
+        await self.utterance.send(piece)
 
     async def flush(self) -> None:
         """Speak the whole words sent so far now, without waiting for the
         sentence to end (as a pause in the stream would)."""
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._send.send(TextPiece("", trio.current_time(), flush=True))
+        await self.utterance.flush()
 
 
 class Engine:
@@ -104,21 +79,53 @@ class Engine:
         self.backend = backend
         self.sink = sink
         self.options = options
-        self._nursery = nursery
+        self._utterances = nursery  # where stream() and say() run theirs
         self._on_event = on_event
-        self._turn = trio.Lock()
-        self._current: trio.CancelScope | None = None
-        self._stopped = trio.Event()  # set when the current utterance has ended
-        self._interrupted_at: float | None = None
+        self._turn = trio.Lock()  # fair: turns go in the order they were asked for
+        self._current: Utterance | None = None
         self._count = 0
+        self._active = 0
         self._closing = trio.Event()
+        self._closed = trio.Event()
         self.history: list[UtteranceStats] = []
 
     @property
     def segmenter_options(self) -> SegmenterOptions:
         return self.options.segmenter
 
-    # -- public API ------------------------------------------------------------
+    @property
+    def active(self) -> int:
+        """Utterances started and not finished (0: nothing left behind)."""
+        return self._active
+
+    # -- utterances ------------------------------------------------------------------------
+
+    async def utterance(
+        self,
+        text_options: TextOptions | None = None,
+        rate: float = 1.0,
+        *,
+        on_turn: Callable[[], None] | None = None,
+        task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
+    ) -> Utterance:
+        """One utterance, for trio's nursery start::
+
+            utterance = await nursery.start(engine.utterance, text_options, rate)
+            await utterance.send("Hello there.")
+            utterance.end()
+            result = await utterance.wait()
+
+        ``text_options`` replace the engine's ``options.text``; ``rate``
+        multiplies the voice's pace for this utterance only; ``on_turn`` is
+        called as its turn begins. Returns the finished utterance."""
+        utterance = Utterance(self, text_options or self.options.text, rate, on_turn)
+        self._active += 1
+        try:
+            task_status.started(utterance)
+            await utterance.run()
+        finally:
+            self._active -= 1
+        return utterance
 
     async def say(self, text: str, *, text_options: TextOptions | None = None) -> UtteranceResult:
         """Speak ``text`` and return once it has been heard (or interrupted).
@@ -127,9 +134,7 @@ class Engine:
         replace the engine's ``options.text`` for this utterance."""
         async with self.stream(text_options=text_options) as stream:
             await stream.send(text)
-        if stream.result is None:  # the engine was closed or cancelled under it
-            await trio.lowlevel.checkpoint()  # a cancelled caller gets its Cancelled
-            raise StreamTTSError("the engine closed before the utterance ended")
+        assert stream.result is not None
         return stream.result
 
     async def say_character(self, char: str) -> UtteranceResult:
@@ -142,212 +147,36 @@ class Engine:
 
     @asynccontextmanager
     async def stream(self, *, text_options: TextOptions | None = None) -> AsyncIterator[TextStream]:
-        """One utterance from text pieces; see :class:`TextStream`."""
-        size = self.options.channels.text_pieces
-        send, receive = trio.open_memory_channel[TextPiece](size)
-        done = trio.Event()
-        stream = TextStream(send)
+        """One utterance from text pieces; see :class:`TextStream`.
 
-        async def run() -> None:
-            try:
-                stream.result = await self._utterance(receive, text_options or self.options.text)
-            except Exception as err:  # reported to the caller; the engine lives on
-                stream.error = err
-            finally:
-                done.set()
-
-        self._nursery.start_soon(run)
+        If the block raises (or is cancelled), what was sent is interrupted
+        rather than spoken to its end."""
+        if self._closing.is_set():
+            raise StreamTTSError("the engine is closed")
+        utterance: Utterance = await self._utterances.start(self.utterance, text_options)
+        stream = TextStream(utterance)
         try:
-            with send:
-                yield stream
-        finally:
+            yield stream
+        except BaseException:
             with trio.CancelScope(shield=True):
-                await done.wait()
-        if stream.error is not None:
-            error = _single(stream.error)
-            if isinstance(error, StreamTTSError):
-                raise error
-            raise StreamTTSError(
-                f"speaking failed: {error!r}; the engine is still usable"
-            ) from error
+                await utterance.interrupt()
+            raise
+        finally:
+            utterance.end()
+        stream.result = await utterance.wait()
 
     async def interrupt(self) -> None:
-        """Barge-in: stop the current utterance now, fade out, drop its audio.
+        """Barge-in: stop the utterance speaking now, fade out, drop its audio.
 
         Returns once the sink has dropped the queued audio. The engine is
         ready for the next utterance; queued ones still play.
         """
         if self._current is not None:
-            self._interrupted_at = trio.current_time()
-            stopped = self._stopped
-            self._current.cancel()
-            with trio.move_on_after(5.0):
-                await stopped.wait()
+            await self._current.interrupt()
 
-    def statistics(self) -> dict[str, Any]:
-        """Totals and the last utterance's numbers (a JSON-friendly dict)."""
-        last = self.history[-1].as_dict() if self.history else {}
-        audio = sum(s.audio_s for s in self.history)
-        compute = sum(s.compute_s for s in self.history)
-        peaks: dict[str, int] = {}
-        for s in self.history:
-            for name, value in s.peak_buffers.items():
-                peaks[name] = max(peaks.get(name, 0), value)
-        ttfas = [s.ttfa_s for s in self.history if s.ttfa_s is not None]
-        return {
-            "utterances": len(self.history),
-            "ttfa_s": ttfas[0] if ttfas else None,
-            "ttfa_heard_s": next(
-                (s.ttfa_heard_s for s in self.history if s.ttfa_heard_s is not None), None
-            ),
-            "rtf": compute / audio if audio else None,
-            "audio_s": audio,
-            "compute_s": compute,
-            "underruns": self.sink.underruns,
-            "peak_buffers": peaks,
-            "buffer_sizes": self.buffer_sizes(),
-            "cancel_latency_s": next(
-                (s.cancel_latency_s for s in reversed(self.history) if s.cancel_latency_s), None
-            ),
-            "last": last,
-        }
+    # -- what utterances ask of it (see utterance.Stage) -------------------------------
 
-    def buffer_sizes(self) -> dict[str, int]:
-        sizes = dict(self.options.channels.__dict__)
-        sizes.pop("text_pieces")
-        return sizes
-
-    # -- one utterance -----------------------------------------------------------
-
-    async def _utterance(
-        self, text: trio.MemoryReceiveChannel[TextPiece], text_options: TextOptions
-    ) -> UtteranceResult:
-        async with self._turn:
-            self._count += 1
-            number = self._count
-            stats = UtteranceStats(number)
-            heard = actors.Heard()
-            compute_before = self.backend.compute_s
-            underruns_before = self.sink.underruns
-            output = OutputCore(
-                number,
-                self.backend.sample_rate_hz,
-                self.sink.sample_rate_hz or self.backend.sample_rate_hz,
-                self.options.gain,
-                self.options.sentence_gap_s,
-                self.options.trim_lead_in,
-            )
-            clock = actors.Clock()
-            frontend = FrontEnd(text_options)
-            marks = actors.SsmlMarks(frontend.marks, number, self._emit)
-            try:
-                with trio.CancelScope() as scope:
-                    self._current = scope
-                    self._stopped = trio.Event()
-                    self._interrupted_at = None
-                    await self._graph(text, frontend, marks, number, stats, heard, output, clock)
-                    await self.sink.drain()
-                    marks.all_heard(trio.current_time())
-            except BaseException:
-                with trio.CancelScope(shield=True):
-                    self.sink.set_active(False)
-                    await self.sink.interrupt()
-                self._current = None
-                self._stopped.set()
-                text.close()
-                raise
-            interrupted = scope.cancelled_caught
-            if interrupted:
-                with trio.CancelScope(shield=True):
-                    await self.sink.interrupt()
-                    if self._interrupted_at is not None:
-                        stats.cancel_latency_s = (
-                            trio.current_time() - self._interrupted_at + self.sink.latency_s
-                        )
-            text.close()
-            self._current = None
-            self._stopped.set()
-            _record_output(stats, output, clock)
-            stats.compute_s = self.backend.compute_s - compute_before
-            stats.underruns = self.sink.underruns - underruns_before
-            self.history.append(stats)
-            if len(self.history) > 100:
-                del self.history[0]
-            result = UtteranceResult(number, interrupted, stats, heard.segment, heard.word)
-            if interrupted:
-                self._emit(Interrupted(number, result.last_segment, result.last_word, stats))
-            else:
-                self._emit(UtteranceDone(number, stats))
-            if stats.failed_segments and stats.audio_s == 0.0 and not interrupted:
-                raise StreamTTSError(
-                    f"no segment of the text could be spoken ({stats.failed_segments} failed; "
-                    "see the SegmentFailed events or the log for why)"
-                )
-            return result
-
-    async def _graph(
-        self,
-        text: trio.MemoryReceiveChannel[TextPiece],
-        frontend: FrontEnd,
-        marks: actors.SsmlMarks,
-        number: int,
-        stats: UtteranceStats,
-        heard: actors.Heard,
-        output: OutputCore,
-        clock: actors.Clock,
-    ) -> None:
-        sizes = self.options.channels
-        meter = actors.Meter(stats)
-        seg_send, seg_receive = trio.open_memory_channel[Segment](sizes.segments)
-        pho_send, pho_receive = trio.open_memory_channel[Prepared](sizes.phonemes)
-        plan_send, plan_receive = trio.open_memory_channel[Planned](sizes.plans)
-        chunk_send, chunk_receive = trio.open_memory_channel[AudioChunk](sizes.chunks)
-        mark_send, mark_receive = trio.open_memory_channel[Mark](sizes.marks)
-        segmenter = Segmenter(self.options.segmenter)
-        gate = actors.HeadStartGate()
-        failures = actors.Failures(number, stats, self._emit)
-        backend = self.backend
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(
-                actors.segment_text,
-                text.clone(),
-                seg_send,
-                frontend,
-                segmenter,
-                self.options.stall_s,
-                meter,
-                clock,
-            )
-            nursery.start_soon(
-                actors.phonemize, seg_receive, pho_send, backend, gate, meter, failures
-            )
-            nursery.start_soon(
-                actors.encode, pho_receive, plan_send, backend, gate, meter, failures
-            )
-            nursery.start_soon(
-                actors.decode,
-                plan_receive,
-                chunk_send,
-                backend,
-                gate,
-                self.options.decoder_head_start_s,
-                meter,
-                failures,
-            )
-            nursery.start_soon(actors.play, chunk_receive, mark_send, self.sink, output, meter)
-            nursery.start_soon(
-                actors.announce,
-                mark_receive,
-                self.sink,
-                self._emit,
-                frontend.offsets,
-                marks,
-                stats,
-                clock,
-                heard,
-            )
-
-    def _emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> None:
         if self._on_event is None:
             return
         try:
@@ -355,22 +184,58 @@ class Engine:
         except Exception:  # a caller's bug must not stop the speech
             _log.exception("the on_event callback raised")
 
+    @asynccontextmanager
+    async def turn(self, utterance: Utterance) -> AsyncIterator[int]:
+        """Utterance ``utterance`` speaks now; yields its number."""
+        async with self._turn:
+            self._count += 1
+            self._current = utterance
+            try:
+                yield self._count
+            finally:
+                self._current = None
 
-def _record_output(stats: UtteranceStats, output: OutputCore, clock: actors.Clock) -> None:
-    """The output stage's measurements, into the utterance's statistics."""
-    measured = output.measured
-    stats.segments = measured.segments
-    stats.audio_s = measured.audio_s
-    stats.first_audio_written_at_s = measured.first_audio_written_at_s
-    if measured.first_audio_written_at_s is not None and clock.first_segment_text_at_s is not None:
-        stats.ttfa_s = measured.first_audio_written_at_s - clock.first_segment_text_at_s
+    def record(self, stats: UtteranceStats) -> None:
+        self.history.append(stats)
+        del self.history[:-_HISTORY]
 
+    # -- statistics and closing ------------------------------------------------------------
 
-def _single(error: BaseException) -> BaseException:
-    """The one real error inside nested single-member exception groups."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
+    def statistics(self) -> dict[str, Any]:
+        """Totals and the last utterance's numbers (a JSON-friendly dict)."""
+        history = self.history
+        audio = sum(s.audio_s for s in history)
+        compute = sum(s.compute_s for s in history)
+        peaks: dict[str, int] = {}
+        for s in history:
+            for name, value in s.peak_buffers.items():
+                peaks[name] = max(peaks.get(name, 0), value)
+        ttfas = [s.ttfa_s for s in history if s.ttfa_s is not None]
+        heard = [s.ttfa_heard_s for s in history if s.ttfa_heard_s is not None]
+        cancels = [s.cancel_latency_s for s in history if s.cancel_latency_s]
+        return {
+            "utterances": len(history),
+            "ttfa_s": ttfas[0] if ttfas else None,
+            "ttfa_heard_s": heard[0] if heard else None,
+            "rtf": compute / audio if audio else None,
+            "audio_s": audio,
+            "compute_s": compute,
+            "underruns": self.sink.underruns,
+            "peak_buffers": peaks,
+            "buffer_sizes": self.buffer_sizes(),
+            "cancel_latency_s": cancels[-1] if cancels else None,
+            "last": history[-1].as_dict() if history else {},
+        }
+
+    def buffer_sizes(self) -> dict[str, int]:
+        sizes = dict(self.options.channels.__dict__)
+        sizes.pop("text_pieces")
+        return sizes
+
+    async def aclose(self) -> None:
+        """Close after what was started is heard (an engine from :func:`run_engine`)."""
+        self._closing.set()
+        await self._closed.wait()
 
 
 @asynccontextmanager
@@ -404,25 +269,29 @@ async def open_engine(
     if segmenter_options is not None:
         options = replace(options, segmenter=segmenter_options)
     async with trio.open_nursery() as nursery:
-        engine: Engine = await nursery.start(_run_engine, voice, sink, options, on_event, backend)
+        engine: Engine = await nursery.start(run_engine, voice, sink, options, on_event, backend)
         try:
             yield engine
         finally:
             engine._closing.set()
 
 
-async def _run_engine(
-    voice: Any,
-    sink: Sink | None,
-    options: EngineOptions,
-    on_event: Callable[[Event], None] | None,
-    backend: Backend | None,
+async def run_engine(
+    voice: Any = None,
+    sink: Sink | None = None,
+    options: EngineOptions | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    backend: Backend | None = None,
     *,
     task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The engine's life: start up, report ready, serve, close down."""
+    """An engine's life, for trio's nursery start: start up, report ready,
+    serve until :meth:`Engine.aclose` (or cancelled), close down. The
+    arguments are :func:`open_engine`'s."""
+    options = options or EngineOptions()
     if backend is None:
         backend = await _load_backend(voice, options)
+    engine: Engine | None = None
     try:
         await backend.warm_up()
         if sink is None:
@@ -451,10 +320,11 @@ async def _run_engine(
         # (onnxruntime's thread pool: "terminate called", SIGABRT).
         with trio.CancelScope(shield=True):
             await backend.aclose()
+        if engine is not None:
+            engine._closed.set()
 
 
 async def _load_backend(voice: Any, options: EngineOptions) -> Backend:
-    from .backend import VoiceBackend
     from .voices.piper import PiperVoice
     from .voices.registry import load_voice
 
@@ -466,4 +336,4 @@ async def _load_backend(voice: Any, options: EngineOptions) -> Backend:
         raise ConfigError(
             f"voice must be a PiperVoice, a path or a name, not {type(voice).__name__}"
         )
-    return VoiceBackend(loaded, options.synthesis, options.effective_schedule)
+    return ThreadedBackend.for_voice(loaded, options.synthesis, options.effective_schedule)

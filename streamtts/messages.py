@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from .events import SegmentStarted, WordStarted
     from .text.phoneme_ids import PhonemeIds
     from .text.phonemizer import Phonemes
 
@@ -172,8 +171,15 @@ class Planned:
 
 @dataclass(frozen=True)
 class Mark:
-    """Output → announcer: an event to fire once the sink has played
-    ``position`` (a sample position at the sink's rate)."""
+    """Output → announcer: what to announce once the sink has played
+    ``position`` (a sample position at the sink's rate): ``segment``
+    starting, or ``word`` of it, or the utterance's first audible sample."""
 
     position: int
-    event: SegmentStarted | WordStarted | None  # None: the first audible sample
+    segment: Segment
+    word: WordMark | None = None
+    first_audio: bool = False
+
+    def __repr__(self) -> str:
+        what = "first audio" if self.first_audio else self.word or f"segment {self.segment.index}"
+        return f"Mark({self.position}, {what})"

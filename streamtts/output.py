@@ -16,13 +16,11 @@ for is punctuation inside a segment and stays.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .dsp.levels import first_audible, with_gain
-from .events import SegmentStarted, WordStarted
 from .messages import AudioChunk, Mark
 
 __all__ = ["LEAD_IN_MARGIN_S", "OutputCore", "OutputMeasurements", "Placed"]
@@ -103,28 +101,17 @@ class OutputCore:
         if segment.index != self._segment:
             self._segment = segment.index
             self.measured.segments += 1
-            started = SegmentStarted(
-                self.utterance, segment.index, segment.text, segment.start, math.nan, position
-            )
-            marks.append(Mark(position, started))
+            marks.append(Mark(position, segment))
         first = False
         if not self._heard_first:
             audible_at = first_audible(samples)
             if audible_at is not None:
                 first = True
-                marks.append(Mark(position + round(audible_at * self.ratio), None))
+                at = position + round(audible_at * self.ratio)
+                marks.append(Mark(at, segment, first_audio=True))
         for word in chunk.marks:
             at = max(position, self._segment_origin + round(word.start_sample * self.ratio))
-            event = WordStarted(
-                self.utterance,
-                segment.index,
-                word.text,
-                segment.start + word.text_start,
-                segment.start + word.text_end,
-                math.nan,
-                at,
-            )
-            marks.append(Mark(at, event))
+            marks.append(Mark(at, segment, word))
         first_write = samples.size > 0 and self.measured.audio_s == 0.0 and not self._heard_first
         return Placed(samples, tuple(marks), first, first_write)
 

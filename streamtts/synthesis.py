@@ -12,7 +12,7 @@ the ones every path takes:
 The plain path (:class:`Synthesizer`, for scripts and files) loops over
 them here; the trio backend (``backend.py``) runs the same calls in
 worker threads. A second model family is a second class with these methods
-(:class:`SpeechCore`); nothing else changes.
+(:class:`SpeechSteps`); nothing else changes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,7 +35,14 @@ from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
 from .voices.pitch import Repitched, repitch_whole
 
-__all__ = ["PiperCore", "SegmentAudio", "SpeechCore", "Synthesizer", "WholeAudio"]
+__all__ = [
+    "PiperSteps",
+    "SegmentAudio",
+    "SpeechSteps",
+    "Synthesizer",
+    "WholeAudio",
+    "load_warm_voice",
+]
 
 # Longest stretch of phoneme symbols synthesized in one go (about 1200 ids,
 # 25 s of speech): the encoder's cost and memory grow with it.
@@ -48,7 +56,7 @@ MAX_SYMBOLS_PER_PART = 600
 _WARM_UP_TEXTS = ("Hello there, how are you?",)
 
 
-class SpeechCore(Protocol):
+class SpeechSteps(Protocol):
     """What a voice family provides: the three synchronous steps.
 
     ``prepare`` and ``encode`` may block (model calls); the trio backend
@@ -92,7 +100,7 @@ def next_part_offset(planned: Planned) -> int:
     return 0 if planned.last_part else planned.sample_offset + planned.total_samples
 
 
-class PiperCore:
+class PiperSteps:
     """The synthesis steps for a Piper voice (see the module docstring)."""
 
     def __init__(
@@ -107,7 +115,7 @@ class PiperCore:
         self._phonemizer = Phonemizer(voice.config.espeak_voice)
 
     def __repr__(self) -> str:
-        return f"PiperCore({self.voice!r})"
+        return f"PiperSteps({self.voice!r})"
 
     @property
     def sample_rate_hz(self) -> int:
@@ -219,7 +227,7 @@ def _given_phonemes(segment: Segment) -> Phonemes:
 
 
 def synthesize_segment(
-    core: SpeechCore, segment: Segment, rng: np.random.Generator
+    core: SpeechSteps, segment: Segment, rng: np.random.Generator
 ) -> Iterator[AudioChunk]:
     """One segment's chunks, in order, through the three steps."""
     offset = 0
@@ -261,8 +269,8 @@ class Synthesizer:
         self.segmenter_options = segmenter_options or SegmenterOptions()
         self.text_options = text_options or TextOptions()
         self.schedule = schedule or ChunkSchedule()
-        self.core = PiperCore(voice, self.options, self.schedule)
-        self._whole_core = PiperCore(voice, self.options, ChunkSchedule.one_chunk())
+        self.core = PiperSteps(voice, self.options, self.schedule)
+        self._whole_core = PiperSteps(voice, self.options, ChunkSchedule.one_chunk())
 
     def segments(self, pieces: Iterable[str]) -> Iterator[Segment]:
         """The text front end, then the segmenter, as in the engine."""
@@ -307,3 +315,14 @@ class Synthesizer:
             parts.append(chunk.samples)
         if current is not None and parts:
             yield SegmentAudio(current, np.concatenate(parts))
+
+
+def load_warm_voice(voice: str | Path | None = None) -> PiperVoice:
+    """A voice loaded (a name, a path, or None for the default) and warmed:
+    its first utterance pays nothing. Blocking; the one way every door
+    loads its voice."""
+    from .voices.registry import load_voice
+
+    loaded = load_voice(voice)
+    PiperSteps(loaded).warm_up()
+    return loaded

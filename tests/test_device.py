@@ -21,10 +21,11 @@ import pytest
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions
-from streamtts.backend import VoiceBackend
+from streamtts.backend import ThreadedBackend
 from streamtts.engine import open_engine
 from streamtts.sinks.soundcard import SoundCardSink
-from streamtts.testing import MonitorRecorder, align
+
+from .harness import MonitorRecorder, align
 
 pytestmark = pytest.mark.device
 
@@ -58,11 +59,11 @@ class RecordingSink(SoundCardSink):
 
 
 @pytest.fixture(scope="module")
-def backend(voice: PiperVoice) -> VoiceBackend:
-    return VoiceBackend(voice, SynthesisOptions(seed=3))
+def backend(voice: PiperVoice) -> ThreadedBackend:
+    return ThreadedBackend.for_voice(voice, SynthesisOptions(seed=3))
 
 
-async def play_and_record(backend: VoiceBackend, text: str):  # type: ignore[no-untyped-def]
+async def play_and_record(backend: ThreadedBackend, text: str):  # type: ignore[no-untyped-def]
     sd = _sounddevice()
     sink = RecordingSink(latency_s=LATENCY_S)
     with MonitorRecorder(
@@ -73,7 +74,7 @@ async def play_and_record(backend: VoiceBackend, text: str):  # type: ignore[no-
     return sink, rec, result
 
 
-async def test_what_is_played_is_what_the_engine_produced(backend: VoiceBackend) -> None:
+async def test_what_is_played_is_what_the_engine_produced(backend: ThreadedBackend) -> None:
     text = "The sound card plays every sample. Nothing is lost at the end."
     # A shared CI machine glitches now and then even with a 200 ms buffer
     # (seen about once in 30 runs): one retry, reported.
@@ -121,7 +122,7 @@ async def test_what_is_played_is_what_the_engine_produced(backend: VoiceBackend)
 
 
 async def test_barge_in_silences_the_monitor_fast_and_without_a_click(
-    backend: VoiceBackend,
+    backend: ThreadedBackend,
 ) -> None:
     sd = _sounddevice()
     sink = RecordingSink(latency_s=0.05, fade_ms=5.0)

@@ -14,7 +14,7 @@ import numpy as np
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
-from streamtts.backend import VoiceBackend
+from streamtts.backend import ThreadedBackend
 from streamtts.engine import open_engine
 from streamtts.events import Event, SegmentStarted, UtteranceDone, WordStarted
 from streamtts.sinks.files import FileSink
@@ -69,7 +69,7 @@ async def test_engine_streams_the_same_audio_as_the_synthesizer(voice: PiperVoic
     with trio.fail_after(TIMEOUT_S):
         async with (
             open_engine(
-                backend=VoiceBackend(voice, options), sink=sink, on_event=events.append
+                backend=ThreadedBackend.for_voice(voice, options), sink=sink, on_event=events.append
             ) as engine,
             trio.open_nursery() as nursery,
         ):

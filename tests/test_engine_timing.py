@@ -260,7 +260,7 @@ async def test_interrupt_anywhere_then_the_next_utterance_plays(
                 await trio.sleep(rng.uniform(0.0, 4.0))
                 await engine.interrupt()
             (result,) = results
-            assert engine._nursery.child_tasks == set()  # nothing left behind
+            assert engine.active == 0  # nothing left behind
             assert sink.queued == 0 and sink.heard() == sink.accepted
             if result.interrupted:  # type: ignore[attr-defined]
                 assert isinstance(events[-1], Interrupted)

@@ -15,17 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
-from streamtts.backend import VoiceBackend
+from streamtts.backend import ThreadedBackend
 from streamtts.config import ChunkSchedule
 from streamtts.engine import open_engine
 from streamtts.errors import ConfigError, InputTextError
 from streamtts.events import Event, MarkReached, SegmentStarted, WordStarted
 from streamtts.messages import Segment
 from streamtts.sinks.files import NullSink
-from streamtts.testing import median_pitch_hz
 from streamtts.text.frontend import FrontEnd, TextOptions
 from streamtts.text.normalize import normalize_token
 from streamtts.text.segmenter import SegmenterOptions
+
+from .harness import median_pitch_hz
 
 MARKDOWN = TextOptions(format="markdown")
 
@@ -160,7 +161,7 @@ async def test_word_events_point_into_the_markdown(voice: PiperVoice) -> None:
     events: list[Event] = []
     with trio.fail_after(120):
         async with open_engine(
-            backend=VoiceBackend(voice, SynthesisOptions(seed=1)),
+            backend=ThreadedBackend.for_voice(voice, SynthesisOptions(seed=1)),
             sink=NullSink(),
             on_event=events.append,
         ) as engine:
@@ -276,7 +277,7 @@ async def test_marks_and_words_fire_when_heard_with_ssml_offsets(voice: PiperVoi
     events: list[Event] = []
     with trio.fail_after(120):
         async with open_engine(
-            backend=VoiceBackend(voice, SynthesisOptions(seed=1)),
+            backend=ThreadedBackend.for_voice(voice, SynthesisOptions(seed=1)),
             sink=NullSink(realtime=True),
             on_event=events.append,
         ) as engine:
@@ -446,7 +447,7 @@ async def test_reading_modes_change_per_utterance(voice: PiperVoice) -> None:
     events: list[Event] = []
     with trio.fail_after(120):
         async with open_engine(
-            backend=VoiceBackend(voice, SynthesisOptions(seed=1)), sink=NullSink(),
+            backend=ThreadedBackend.for_voice(voice, SynthesisOptions(seed=1)), sink=NullSink(),
             on_event=events.append,
         ) as engine:  # fmt: skip
             await engine.say("Hi, Bob.", text_options=TextOptions(capitals="cap"))

@@ -41,11 +41,7 @@ def test_a_quiet_first_chunk_is_dropped_and_the_next_starts_at_its_sound() -> No
     # The sound at segment sample 60 plays MARGIN samples after the start.
     assert second.samples.size == 50 - (20 - MARGIN)
     assert first_audible(second.samples) == MARGIN and second.first_write
-    words = {
-        m.event.word: m.position
-        for m in (*first.marks, *second.marks)
-        if m.event and isinstance(m.event, WordStarted)
-    }
+    words = {m.word.text: m.position for m in (*first.marks, *second.marks) if m.word}
     # A word inside the trimmed part starts with the first kept sample;
     # one after it keeps its distance to the sound.
     assert words == {"ab": 0, "cd": 58 - (60 - MARGIN)}

@@ -17,11 +17,11 @@ from streamtts import (
     SynthesisOptions,
     Synthesizer,
 )
-from streamtts.backend import Backend, ThreadedBackend, VoiceBackend
+from streamtts.backend import Backend, ThreadedBackend
 from streamtts.engine import open_engine
 from streamtts.events import Event, SegmentStarted, UtteranceDone, WordStarted
 from streamtts.messages import AudioChunk, Planned, Prepared, Segment, WordMark
-from streamtts.synthesis import MAX_SYMBOLS_PER_PART, PiperCore, SpeechCore
+from streamtts.synthesis import MAX_SYMBOLS_PER_PART, PiperSteps, SpeechSteps
 from streamtts.testing import FakeBackend
 from streamtts.text.phoneme_ids import PhonemeIds
 from streamtts.text.phonemizer import Phonemes
@@ -36,7 +36,7 @@ TEXT = (
 
 
 def test_the_long_sentence_is_spoken_in_parts(voice: PiperVoice) -> None:
-    core = PiperCore(voice)
+    core = PiperSteps(voice)
     segments = list(Synthesizer(voice).segments([TEXT]))
     assert len(segments) == 2
     parts = core.prepare(segments[1])
@@ -62,7 +62,7 @@ def test_plain_path_streaming_equals_whole_in_parts_too(voice: PiperVoice) -> No
 async def _engine_audio(voice: PiperVoice, options: EngineOptions) -> np.ndarray:
     sink = AudioStreamSink(max_blocks=4)
     got: list[np.ndarray] = []
-    backend = VoiceBackend(voice, options.synthesis, options.effective_schedule)
+    backend = ThreadedBackend.for_voice(voice, options.synthesis, options.effective_schedule)
     with trio.fail_after(TIMEOUT_S):
         async with (
             open_engine(backend=backend, sink=sink, options=options) as engine,
@@ -92,13 +92,13 @@ async def test_trio_path_equals_plain_path_streaming_and_whole(voice: PiperVoice
 
 def test_the_fake_and_the_real_backend_are_backends(voice: PiperVoice) -> None:
     assert isinstance(FakeBackend(), Backend)
-    assert isinstance(VoiceBackend(voice), Backend)
-    assert not isinstance(PiperCore(voice), Backend)  # a core is not a backend
+    assert isinstance(ThreadedBackend.for_voice(voice), Backend)
+    assert not isinstance(PiperSteps(voice), Backend)  # a core is not a backend
 
 
 class BeepCore:
     """A toy voice family: a beep per letter, a mark per word. It knows
-    nothing of Piper; it only has the three steps of a SpeechCore."""
+    nothing of Piper; it only has the three steps of a SpeechSteps."""
 
     sample_rate_hz = 16000
     samples_per_letter = 400
@@ -148,7 +148,7 @@ class _Beeps:
 
 
 async def test_a_second_voice_family_plugs_into_the_engine() -> None:
-    core: SpeechCore = BeepCore()
+    core: SpeechSteps = BeepCore()
     events: list[Event] = []
     sink = NullSink()
     with trio.fail_after(TIMEOUT_S):

@@ -10,7 +10,7 @@ import trio
 
 from streamtts.engine import open_engine
 from streamtts.messages import AudioChunk, Planned
-from streamtts.serve.scheduler import Admission, DeadlineQueue, ModelScheduler, PlayoutClock
+from streamtts.serve.scheduler import Admission, DeadlineQueue, ModelScheduler, PlayoutDeadline
 from streamtts.sinks.files import NullSink
 from streamtts.testing import FakeBackend, FakeSink
 
@@ -25,7 +25,7 @@ class ScheduledFake(FakeBackend):
     def __init__(self, scheduler: ModelScheduler, fifo: bool = False) -> None:
         super().__init__(sample_rate_hz=RATE, **COSTS)
         self.scheduler = scheduler
-        self.clock = PlayoutClock(RATE)
+        self.clock = PlayoutDeadline(RATE)
         self.fifo = fifo  # first come, first served: what a plain lock does
 
     async def _spend(self, seconds: float, what: str) -> None:
@@ -50,7 +50,7 @@ def test_deadline_queue_order() -> None:
 
 
 def test_playout_clock_deadlines_and_lateness() -> None:
-    clock = PlayoutClock(1000, margin_s=0.0)
+    clock = PlayoutDeadline(1000, margin_s=0.0)
     clock.begin()
     assert clock.deadline(now=10.0) == 10.0  # before the first audio: now
     clock.produced(500, now=10.0)  # 0.5 s out at t=10

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 import soxr
 
-from streamtts.testing import MonitorRecorder, median_pitch_hz
-
 from .conftest import has_sound
+from .harness import MonitorRecorder, median_pitch_hz
 from .test_speechd_voices import SLOW, make_slow_voice
 
 MODULE = str(Path(sys.executable).parent / "sd_streamtts")

@@ -20,7 +20,7 @@ import pytest
 import trio
 
 from streamtts import PiperVoice, SynthesisOptions, Synthesizer
-from streamtts.backend import VoiceBackend
+from streamtts.backend import ThreadedBackend
 from streamtts.engine import open_engine
 from streamtts.events import Event, WordStarted
 from streamtts.sinks.files import NullSink
@@ -112,7 +112,7 @@ async def test_the_engine_names_every_word_card_included(voice: PiperVoice) -> N
     events: list[Event] = []
     with trio.fail_after(TIMEOUT_S):
         async with open_engine(
-            backend=VoiceBackend(voice, SynthesisOptions(seed=3)),
+            backend=ThreadedBackend.for_voice(voice, SynthesisOptions(seed=3)),
             sink=NullSink(),
             on_event=events.append,
         ) as engine:

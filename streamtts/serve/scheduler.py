@@ -29,10 +29,11 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
-__all__ = ["Admission", "DeadlineQueue", "ModelScheduler", "PlayoutClock"]
+__all__ = ["Admission", "DeadlineQueue", "DeadlineSlots", "ModelScheduler", "PlayoutDeadline"]
 
 
 @dataclass(order=True)
@@ -154,7 +155,7 @@ class ModelScheduler:
             self.release()
 
 
-class PlayoutClock:
+class PlayoutDeadline:
     """When one session's next audio is needed (see the module docstring).
 
     Sans-IO: the caller passes the time. ``begin`` at each utterance;
@@ -212,3 +213,43 @@ class Admission:
 
     def leave(self) -> None:
         self.active -= 1
+
+
+class DeadlineSlots:
+    """A session's model calls in the shared scheduler's slots: what a
+    :class:`~streamtts.backend.ThreadedBackend` is given instead of a lock
+    per step.
+
+    It is the limiter its worker threads hold (trio's ``to_thread`` calls
+    ``acquire_on_behalf_of`` before a call and ``release_on_behalf_of``
+    once its thread has finished, even when a barge-in abandoned it), with
+    the deadline of this session's :class:`PlayoutDeadline`.
+    """
+
+    def __init__(self, scheduler: ModelScheduler, playout: PlayoutDeadline) -> None:
+        self.scheduler = scheduler
+        self.playout = playout
+        self._in_flight = 0
+        self._idle = trio.Event()
+        self._idle.set()
+
+    def limiter(self, step: str) -> Any:
+        return self  # every step waits for the same slots, by deadline
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None:
+        await self.scheduler.acquire(self.playout.deadline(trio.current_time()))
+        self._in_flight += 1
+        self._idle = trio.Event()
+
+    def release_on_behalf_of(self, borrower: object) -> None:
+        self.scheduler.release()
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    def chunk_made(self, samples: int) -> None:
+        self.playout.produced(samples, trio.current_time())
+
+    async def idle(self) -> None:
+        """Until no call of this session runs in a worker thread."""
+        await self._idle.wait()

@@ -21,10 +21,12 @@ import trio
 
 from ..config import ChunkSchedule
 from ..errors import ConfigError
-from .http import HttpLimits, build_app
+from .http import build_app
+from .limits import HttpLimits
 from .scheduler import Admission, ModelScheduler
 from .session import ServerState
-from .wyoming import WyomingLimits, serve_connection
+from .wyoming import serve_connection
+from .wyoming_wire import WyomingLimits
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -90,11 +92,9 @@ def _is_loopback(host: str) -> bool:
 async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
     """Run the server until SIGTERM/SIGINT; returns the exit status."""
     options.check()
-    from ..synthesis import PiperCore
-    from ..voices.registry import load_voice
+    from ..synthesis import load_warm_voice
 
-    voice = await trio.to_thread.run_sync(load_voice, options.voice)
-    await trio.to_thread.run_sync(PiperCore(voice).warm_up)
+    voice = await trio.to_thread.run_sync(load_warm_voice, options.voice)
     state = ServerState(
         voice,
         ModelScheduler(options.model_slots),

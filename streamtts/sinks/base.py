@@ -2,7 +2,8 @@
 
 All methods run in the event loop. ``write`` may wait: that wait is the
 backpressure that slows every stage before it. Positions count samples at
-the sink's own rate since the sink started.
+the sink's own rate since the sink started; each sink keeps its own in a
+:class:`SinkPosition`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,35 @@ import abc
 import numpy as np
 import trio
 
-__all__ = ["Sink"]
+__all__ = ["Sink", "SinkPosition"]
+
+
+class SinkPosition:
+    """How many samples a sink has accepted, and a wake-up for the tasks
+    waiting on its progress (its writer, its announcer, a drain)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._changed = trio.Event()
+
+    def advance(self, samples: int) -> None:
+        """``samples`` more were accepted."""
+        self.accepted += samples
+        self.changed()
+
+    def drop_to(self, position: int) -> None:
+        """What was accepted past ``position`` was dropped: it will never be heard."""
+        self.accepted = min(self.accepted, position)
+        self.changed()
+
+    def changed(self) -> None:
+        """Something moved (a block played, samples dropped): wake the waiters."""
+        event, self._changed = self._changed, trio.Event()
+        event.set()
+
+    async def wait_change(self) -> None:
+        """Until the next :meth:`changed`."""
+        await self._changed.wait()
 
 
 class Sink(abc.ABC):
@@ -21,8 +50,7 @@ class Sink(abc.ABC):
     latency_s: float = 0.0
 
     def __init__(self) -> None:
-        self._accepted = 0
-        self._progress = trio.Event()
+        self.position = SinkPosition()
 
     @abc.abstractmethod
     async def start(self, voice_rate_hz: int) -> None:
@@ -30,7 +58,7 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     async def _put(self, samples: np.ndarray) -> None:
-        """Hand voice-rate samples on, waiting for room; call :meth:`_count`."""
+        """Hand voice-rate samples on, waiting for room; advance the position."""
 
     async def write(self, samples: np.ndarray) -> None:
         """Accept samples at the voice's rate; waits while the sink is full."""
@@ -40,18 +68,14 @@ class Sink(abc.ABC):
     async def finish_utterance(self) -> None:  # noqa: B027 - optional hook
         """The utterance's last samples were written: push out anything held back."""
 
-    def _count(self, samples: int) -> None:
-        self._accepted += samples
-        self._notify()
-
     @property
     def accepted(self) -> int:
         """Samples accepted by :meth:`write` so far."""
-        return self._accepted
+        return self.position.accepted
 
     def heard(self) -> int:
         """Samples that have reached the listener (default: all accepted)."""
-        return self._accepted
+        return self.position.accepted
 
     @property
     def underruns(self) -> int:
@@ -68,20 +92,14 @@ class Sink(abc.ABC):
     async def wait_heard(self, position: int) -> None:
         """Return once ``heard() >= position``."""
         while self.heard() < position:
-            event = self._progress
-            await event.wait()
+            await self.position.wait_change()
 
     async def drain(self) -> None:
         """Return once everything accepted has been heard."""
-        await self.wait_heard(self._accepted)
+        await self.wait_heard(self.position.accepted)
 
     async def interrupt(self) -> None:  # noqa: B027 - nothing queued by default
         """Barge-in: drop queued audio, fading out what is playing."""
 
     async def aclose(self) -> None:  # noqa: B027
         """Close after :meth:`drain`."""
-
-    def _notify(self) -> None:
-        """Wake everything waiting on progress (call from the event loop)."""
-        event, self._progress = self._progress, trio.Event()
-        event.set()

@@ -23,4 +23,4 @@ class CallbackSink(Sink):
 
     async def _put(self, samples: np.ndarray) -> None:
         await self._deliver(samples)  # float32 at the voice's rate
-        self._count(int(samples.size))
+        self.position.advance(int(samples.size))

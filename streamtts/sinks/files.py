@@ -58,7 +58,7 @@ class FileSink(Sink):
                 writer.flush()
 
         await trio.to_thread.run_sync(write)
-        self._count(int(samples.size))
+        self.position.advance(int(samples.size))
 
     @property
     def samples_written(self) -> int:
@@ -86,4 +86,4 @@ class NullSink(Sink):
             await trio.sleep(samples.size / self.sample_rate_hz)
         else:
             await trio.lowlevel.checkpoint()
-        self._count(int(samples.size))
+        self.position.advance(int(samples.size))

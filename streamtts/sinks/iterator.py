@@ -31,7 +31,7 @@ class AudioStreamSink(Sink):
     async def _put(self, samples: np.ndarray) -> None:
         await self._send.send(samples.copy())
         self._peak = max(self._peak, self._send.statistics().current_buffer_used)
-        self._count(int(samples.size))
+        self.position.advance(int(samples.size))
 
     def heard(self) -> int:
         return self._taken
@@ -43,7 +43,7 @@ class AudioStreamSink(Sink):
     async def __aiter__(self) -> AsyncIterator[np.ndarray]:
         async for block in self._receive:
             self._taken += int(block.size)
-            self._notify()
+            self.position.changed()
             yield block
 
     async def aclose(self) -> None:

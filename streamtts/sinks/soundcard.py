@@ -173,8 +173,7 @@ class SoundCardSink(Sink):
         with trio.move_on_after(self.latency_s + _DEVICE_SILENCE_TIMEOUT_S):
             while clock.blocks * blocksize < wanted:
                 self._check_alive()
-                event = self._progress
-                await event.wait()
+                await self.position.wait_change()
 
     async def aclose(self) -> None:
         stream, self._stream = self._stream, None
@@ -223,7 +222,7 @@ class SoundCardSink(Sink):
         clock = self._clock
         if clock is not None and clock.blocks >= _BLOCKS_TO_MEASURE:
             self.latency_s = clock.callback_gap_s() + clock.delay_s()
-        self._notify()
+        self.position.changed()
 
     # -- the producer side ---------------------------------------------------------
 
@@ -237,9 +236,8 @@ class SoundCardSink(Sink):
             )
 
     async def _wait_block(self) -> None:
-        event = self._progress
         with trio.move_on_after(_DEVICE_SILENCE_TIMEOUT_S + self.latency_s):
-            await event.wait()
+            await self.position.wait_change()
             return
         self._check_alive()
         raise AudioDeviceError(
@@ -265,7 +263,7 @@ class SoundCardSink(Sink):
             done += ring.write(samples[done:])
             if done < samples.size:
                 await self._wait_block()
-        self._count(int(samples.size))
+        self.position.advance(int(samples.size))
 
     def set_active(self, active: bool) -> None:
         if self._ring is not None:
@@ -275,7 +273,7 @@ class SoundCardSink(Sink):
         clock = self._clock
         if clock is None:
             return 0
-        return max(0, min(self._accepted, clock.heard_by(time.perf_counter())))
+        return max(0, min(self.position.accepted, clock.heard_by(time.perf_counter())))
 
     async def wait_heard(self, position: int) -> None:
         """Return when sample ``position - 1`` is heard, to the millisecond:
@@ -308,8 +306,7 @@ class SoundCardSink(Sink):
         while ring.clear_pending and self._stream is not None and not self._finished:
             await self._wait_block()
         # Everything queued was dropped: it will never be heard.
-        self._accepted = min(self._accepted, ring.read)
-        self._notify()
+        self.position.drop_to(ring.read)
 
     # -- numbers -------------------------------------------------------------------
 

@@ -1,0 +1,90 @@
+"""Test harness for the real sound path: a recorder of the test sound
+server's monitor, alignment of what was played with what was recorded, and
+a pitch estimate. Used by the device tests and the benchmarks; not part of
+streamtts (its public fakes are ``streamtts.testing``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MonitorRecorder", "align", "median_pitch_hz"]
+
+
+class MonitorRecorder:
+    """Records a sound server's monitor (what was played), block by block.
+
+    Each block is stamped with the time its first sample was captured, as
+    PortAudio reports it (``inputBufferAdcTime``), moved onto
+    ``time.perf_counter()``'s clock, so :meth:`time_of` can say when a
+    recorded sample was played. Use as a context manager around the
+    playing; it waits 0.3 s on both sides (a monitor delivers audio only
+    from when a recorder connects).
+    """
+
+    def __init__(self, sd: Any, device: str, rate: int) -> None:
+        self.rate = rate
+        self.blocks: list[tuple[float, np.ndarray]] = []
+        self.stream = sd.InputStream(
+            device=device,
+            samplerate=rate,
+            channels=1,
+            dtype="float32",
+            latency="low",
+            callback=self._callback,
+        )
+
+    def _callback(self, data: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        now = time.perf_counter()
+        age = when.currentTime - when.inputBufferAdcTime
+        if not 0.0 <= age < 10.0:  # a host API that does not say
+            age = self.stream.latency + frames / self.rate
+        self.blocks.append((now - age, data[:, 0].copy()))
+
+    def __enter__(self) -> MonitorRecorder:
+        self.stream.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)
+        self.stream.stop()
+        self.stream.close()
+
+    @property
+    def audio(self) -> np.ndarray:
+        return np.concatenate([block for _, block in self.blocks])
+
+    def time_of(self, index: int) -> float:
+        """``perf_counter()`` time at which recorded sample ``index`` was played."""
+        seen = 0
+        for captured_at, block in self.blocks:
+            if index < seen + block.size:
+                return float(captured_at + (index - seen) / self.rate)
+            seen += block.size
+        raise IndexError(index)
+
+
+def align(reference: np.ndarray, recording: np.ndarray) -> int:
+    """Offset in ``recording`` where ``reference`` starts (cross-correlation)."""
+    size = 1 << int(np.ceil(np.log2(reference.size + recording.size)))
+    spectrum = np.fft.rfft(recording, size) * np.conj(np.fft.rfft(reference, size))
+    return int(np.argmax(np.fft.irfft(spectrum, size)[: recording.size]))
+
+
+def median_pitch_hz(audio: np.ndarray, rate: int) -> float:
+    """A voice's median pitch over its loud 40 ms frames, by autocorrelation
+    (60-400 Hz; frames without a clear period are left out)."""
+    frame, found = int(0.04 * rate), []
+    for start in range(0, audio.size - frame, frame // 2):
+        x = audio[start : start + frame] - audio[start : start + frame].mean()
+        if np.sqrt(np.mean(x**2)) < 0.02:
+            continue
+        correlation = np.correlate(x, x, "full")[frame - 1 :]
+        low, high = rate // 400, rate // 60
+        lag = low + int(np.argmax(correlation[low:high]))
+        if correlation[lag] > 0.5 * correlation[0]:
+            found.append(rate / lag)
+    return float(np.median(found)) if found else float("nan")
