@@ -29,7 +29,9 @@ from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
 from .output import OutputCore
 from .sinks.base import Sink
 from .synthesis import next_part_offset
-from .text.frontend import FrontEnd, Offsets
+from .text.frontend import FrontEnd
+from .text.offsets import Offsets
+from .text.pipeline import TextPipeline
 from .text.segmenter import Segmenter
 
 __all__ = [
@@ -131,8 +133,9 @@ async def segment_text(
     meter: Meter,
     clock: Clock,
 ) -> None:
-    """Text pieces → (the text front end) → segments; a stalled stream
-    flushes whole words."""
+    """Text pieces → (the text pipeline: ``frontend``, then ``segmenter``)
+    → segments; a stalled stream flushes whole words."""
+    pipeline = TextPipeline(frontend, segmenter)
     with receive, send:
         last_handed = None
         while True:
@@ -144,33 +147,28 @@ async def segment_text(
                     break
                 last_handed = piece.handed_at_s
             if piece is None or piece.flush:  # a stall, or the caller asked
-                if segmenter.pending_chars:
-                    for segment in segmenter.stall():
-                        await _send_segment(send, segment, meter, clock, last_handed, frontend)
+                await _send_segments(send, pipeline.stall(), meter, clock, last_handed)
                 continue
             # A long text is fed a slice at a time, so its first sentence
             # goes out before the rest is split (an hour of text takes the
-            # segmenter ~40 ms); the segmenter does not mind where pieces end.
+            # segmenter ~40 ms); the pipeline does not mind where pieces end.
             for start in range(0, len(piece.text), _SEGMENTER_SLICE_CHARS):
-                spoken = frontend.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
-                for segment in segmenter.feed(spoken):
-                    await _send_segment(send, segment, meter, clock, last_handed, frontend)
-        for segment in [*segmenter.feed(frontend.flush()), *segmenter.flush()]:
-            await _send_segment(send, segment, meter, clock, last_handed, frontend)
+                segments = pipeline.feed(piece.text[start : start + _SEGMENTER_SLICE_CHARS])
+                await _send_segments(send, segments, meter, clock, last_handed)
+        await _send_segments(send, pipeline.end(), meter, clock, last_handed)
 
 
-async def _send_segment(
+async def _send_segments(
     send: trio.MemorySendChannel[Segment],
-    segment: Segment,
+    segments: list[Segment],
     meter: Meter,
     clock: Clock,
     handed_at_s: float | None,
-    frontend: FrontEnd,
 ) -> None:
-    segment = frontend.annotate(segment)  # SSML prosody in force there
-    if clock.first_segment_text_at_s is None and handed_at_s is not None:
-        clock.first_segment_text_at_s = handed_at_s
-    await meter.send("segments", send, segment)
+    for segment in segments:
+        if clock.first_segment_text_at_s is None and handed_at_s is not None:
+            clock.first_segment_text_at_s = handed_at_s
+        await meter.send("segments", send, segment)
 
 
 class Failures:
