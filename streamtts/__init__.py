@@ -30,6 +30,7 @@ from .sinks.iterator import AudioStreamSink
 from .sinks.soundcard import SoundCardSink
 from .speak import speak
 from .synthesis import SegmentAudio, Synthesizer
+from .text.options import TextOptions
 from .voices.piper import PiperVoice
 from .voices.registry import installed_voices, load_voice
 
@@ -57,6 +58,7 @@ __all__ = [
     "StreamTTSError",
     "SynthesisOptions",
     "Synthesizer",
+    "TextOptions",
     "TextStream",
     "UtteranceDone",
     "UtteranceResult",

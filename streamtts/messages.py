@@ -5,6 +5,10 @@
     caller ─TextPiece─► segment_text ─Segment─► phonemize ─Prepared─► encode
       ─Planned─► decode ─AudioChunk─► play ─Mark─► announce
 
+:class:`TextPiece` and :class:`Segment` are the text stage's own and live
+in ``text/segment.py`` (``text/`` needs nothing from this module); they
+are re-exported here with the rest.
+
 Messages are frozen; their reprs show sizes, never arrays. A
 :class:`Planned` segment carries its :class:`ChunkSource`, the one object
 that knows how to make the segment's audio (incrementally, or whole): the
@@ -13,15 +17,14 @@ decode actor only asks it for the next chunk.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .text.phoneme_ids import PhonemeIds
-    from .text.phonemizer import Phonemes
+from .text.phoneme_ids import PhonemeIds
+from .text.phonemizer import Phonemes
+from .text.segment import Segment, TextPiece
 
 __all__ = [
     "AudioChunk",
@@ -33,44 +36,6 @@ __all__ = [
     "TextPiece",
     "WordMark",
 ]
-
-
-@dataclass(frozen=True)
-class TextPiece:
-    """Caller → segmenter: a piece of text as it arrived (a token, a line)."""
-
-    text: str
-    handed_at_s: float  # when the caller gave it to the engine (trio clock)
-    flush: bool = False  # speak the whole words waiting, without a sentence end
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Segmenter → phonemizer: a stretch of text synthesized in one go.
-
-    ``start``/``end`` are character offsets in the utterance's text;
-    ``reason`` says why it ended: sentence, clause, paragraph, list,
-    length, stall or end. ``rate``, ``volume`` and ``pitch`` are factors on
-    the utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
-    said instead of what espeak-ng would make of the text (SSML phoneme);
-    ``tone`` makes the segment a short tone (a capital letter signalled).
-    """
-
-    text: str
-    start: int
-    end: int
-    reason: str
-    index: int
-    rate: float = 1.0
-    volume: float = 1.0
-    pitch: float = 1.0
-    ipa: str | None = None
-    tone: bool = False  # a short tone, not speech (capital letters signalled)
-
-    @property
-    def speakable(self) -> bool:
-        """Has something besides spaces, punctuation and control characters."""
-        return any(unicodedata.category(c)[0] not in "ZPC" for c in self.text)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,11 @@ import numpy as np
 
 from .config import ChunkSchedule, SynthesisOptions
 from .messages import AudioChunk, Planned, Prepared, Segment
-from .text.frontend import FrontEnd, TextOptions
+from .text.frontend import FrontEnd
+from .text.options import TextOptions
 from .text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
 from .text.phonemizer import Phonemes, Phonemizer, WordSpan
+from .text.pipeline import TextPipeline
 from .text.segmenter import Segmenter, SegmenterOptions
 from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.piper import PiperVoice
@@ -273,13 +275,11 @@ class Synthesizer:
         self._whole_core = PiperSteps(voice, self.options, ChunkSchedule.one_chunk())
 
     def segments(self, pieces: Iterable[str]) -> Iterator[Segment]:
-        """The text front end, then the segmenter, as in the engine."""
-        frontend = FrontEnd(self.text_options)
-        segmenter = Segmenter(self.segmenter_options)
+        """The text pipeline (front end, segmenter), as in the engine."""
+        pipeline = TextPipeline(FrontEnd(self.text_options), Segmenter(self.segmenter_options))
         for piece in pieces:
-            yield from map(frontend.annotate, segmenter.feed(frontend.feed(piece)))
-        yield from map(frontend.annotate, segmenter.feed(frontend.flush()))
-        yield from map(frontend.annotate, segmenter.flush())
+            yield from pipeline.feed(piece)
+        yield from pipeline.end()
 
     def speak(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_token", "says_url"]
+__all__ = ["holds_for_next", "normalize_token", "says_url"]
 
 _MONTHS = [
     "January",
@@ -124,6 +124,12 @@ def _split_edges(token: str) -> tuple[str, str, str]:
         end += 1
         core = token[start:end]
     return token[:start], core, token[end:]
+
+
+def holds_for_next(token: str) -> bool:
+    """Whether ``token`` is read only once the token after it is known: a
+    money amount ("$2.5 billion") or "St." ("St. Louis", "Elm St.")."""
+    return token[:1] in _CURRENCIES or token.rstrip(".") == "St"
 
 
 def normalize_token(token: str, next_token: str | None) -> tuple[str, bool]:

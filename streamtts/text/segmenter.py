@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..messages import Segment
+from .segment import Segment
 
 __all__ = ["Segment", "Segmenter", "SegmenterOptions"]
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import InputTextError
-from .frontend import OffsetMap
+from .offsets import OffsetMap
 
 __all__ = ["Prosody", "SsmlReader"]
 
