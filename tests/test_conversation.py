@@ -283,7 +283,7 @@ def test_websocket_messages_to_inputs(message: str | None, expected: object) -> 
 def test_websocket_reports_to_messages() -> None:
     from streamtts.serve.websocket import report_messages
 
-    assert report_messages(out.Audio(1, np.full(2, 0.5, np.float32))) == [b"\xff\x3f\xff\x3f"]
+    assert report_messages(out.Audio(1, np.full(2, 0.5, np.float32))) == [b"\x00\x40\x00\x40"]
     word = json.loads(report_messages(out.HeardWord(1, WORD))[0])
     assert word == {"type": "word", "word": "Hello", "text_start": 0, "text_end": 5, "sample": 0}
     assert json.loads(report_messages(out.HeardMark(1, "here"))[0]) == {

@@ -121,11 +121,11 @@ async def test_a_long_text_starts_before_it_is_all_split(
     """A long text given whole: the first sentence is on its way after the
     segmenter has seen a slice of it, not all of it (an hour of text takes
     it ~40 ms, all before the first audio)."""
-    import streamtts.engine
+    import streamtts.utterance
 
     fed_when_first_prepared: list[int] = []
 
-    class CountingSegmenter(streamtts.engine.Segmenter):
+    class CountingSegmenter(streamtts.utterance.Segmenter):
         fed = 0
 
         def feed(self, text: str) -> list[Any]:
@@ -138,7 +138,7 @@ async def test_a_long_text_starts_before_it_is_all_split(
                 fed_when_first_prepared.append(CountingSegmenter.fed)
             return await super().prepare(segment)
 
-    monkeypatch.setattr(streamtts.engine, "Segmenter", CountingSegmenter)
+    monkeypatch.setattr(streamtts.utterance, "Segmenter", CountingSegmenter)
     text = " ".join(f"This is sentence number {i} of a long text." for i in range(400))
     backend = Backend(encode_s=0.001, first_chunk_s=0.001, chunk_s=0.001)
     async with open_engine(backend=backend, sink=FakeSink(slowdown=0.01)) as engine:

@@ -524,18 +524,30 @@ def test_at_capacity_new_requests_are_refused_at_once(server: Server) -> None:
 
 
 def test_a_client_that_stops_reading_pauses_its_synthesis(server: Server) -> None:
+    """Unread audio fills the socket's buffers, then the session waits: its
+    model calls stop well before the text's end (not buffering it all),
+    and go on to the end once the client reads again."""
     with httpx.stream(
         "POST", f"{server.http}/v1/audio/speech", headers=HEADERS, timeout=60,
         json={"input": LONG[:3000], "response_format": "pcm"},
     ) as response:  # fmt: skip
         chunks = response.iter_raw()
         total = len(next(chunks))
-        time.sleep(1.5)  # the socket buffers fill; the session must wait
-        calls = server.health()["model_calls"]
-        time.sleep(1.0)
-        assert server.health()["model_calls"] == calls  # paused, not buffering
+        paused_at = None
+        calls, since = server.health()["model_calls"], time.monotonic()
+        deadline = since + 20
+        while paused_at is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = server.health()["model_calls"]
+            if now != calls:
+                calls, since = now, time.monotonic()
+            elif time.monotonic() - since >= 1.0:  # no model call for a second
+                paused_at = calls
+        assert paused_at is not None, "synthesis never paused for the unread socket"
         total += sum(len(b) for b in chunks)
     assert total / 2 / 24000 > 60  # and it resumed to the end
+    after = server.health()["model_calls"]
+    assert after - paused_at > 50  # it had most of the text still to make when it paused
 
 
 def test_a_client_that_disconnects_cancels_its_work(server: Server) -> None:

@@ -48,7 +48,6 @@ from .outputs import (
     FlushText,
     Hangup,
     Open,
-    Output,
     Stop,
 )
 from .refusals import BAD_INPUT, INTERNAL, Refusal
@@ -114,12 +113,13 @@ class ConversationShell:
         self._reports: deque[ClientReport | Hangup] = deque()
         self._reported = trio.Event()  # a report was queued
         self._written = trio.Event()  # a report was written
-        self._commands: deque[Output] = deque()
+        self._commands: deque[Open | Feed | FlushText | Close] = deque()
         self._commanded = trio.Event()
         self._controls: dict[int, UtteranceControl] = {}
         self._nursery: trio.Nursery | None = None
         self._speaker: Speaker | None = None
         self._hung_up = trio.Event()
+        self._writing = False  # a report is being written (popped, not yet out)
         self._changed = trio.Event()  # fed or written: for those waiting to settle
 
     # -- what the speaker calls ---------------------------------------------------------
@@ -186,10 +186,10 @@ class ConversationShell:
         hang-up), within a second: a client that left reads nothing."""
         if not everything:
             with trio.move_on_after(1.0):
-                while self._reports and not self._hung_up.is_set():
+                while (self._reports or self._writing) and not self._hung_up.is_set():
                     await self._wait_change()
             return
-        while self.conversation.busy or self._reports or self._commands:
+        while self.conversation.busy or self._reports or self._writing or self._commands:
             await self._wait_change()
 
     async def _wait_change(self) -> None:
@@ -210,7 +210,11 @@ class ConversationShell:
                 self._hung_up.set()
                 return
             assert self._write is not None
-            await self._write(report)
+            self._writing = True
+            try:
+                await self._write(report)
+            finally:
+                self._writing = False
             written, self._written = self._written, trio.Event()
             written.set()
             self._changed.set()

@@ -56,7 +56,21 @@ __all__ = [
 # OpenAI's stock voice names: a client written for OpenAI sends one of these;
 # they all mean the voice this server has loaded.
 OPENAI_VOICES = frozenset(
-    "alloy ash ballad coral echo fable onyx nova sage shimmer verse marin cedar".split()
+    {
+        "alloy",
+        "ash",
+        "ballad",
+        "coral",
+        "echo",
+        "fable",
+        "onyx",
+        "nova",
+        "sage",
+        "shimmer",
+        "verse",
+        "marin",
+        "cedar",
+    }
 )
 
 _STATUS = {BAD_REQUEST: 400, BODY_TOO_LARGE: 413, AT_CAPACITY: 503, INTERNAL: 500}

@@ -9,6 +9,7 @@ are cut at ``drain_s``; exit 0.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import signal
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 import trio
 
 from ..config import ChunkSchedule
-from ..errors import ConfigError
+from ..errors import ConfigError, leaves
 from .http import build_app
 from .limits import HttpLimits
 from .scheduler import Admission, ModelScheduler
@@ -31,6 +32,9 @@ from .wyoming_wire import WyomingLimits
 __all__ = ["ServeOptions", "serve"]
 
 _log = logging.getLogger(__name__)
+
+# What binding an address in use, not ours or unknown raises.
+_LISTEN_ERRORS = {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}
 
 
 # Model calls are not preemptible, so the longest one bounds how long an
@@ -185,5 +189,9 @@ async def _http_door(
 def run(options: ServeOptions) -> int:
     try:
         return trio.run(serve, options)
-    except OSError as err:
-        raise ConfigError(f"cannot listen: {err.strerror or err}; is the port in use?") from err
+    except BaseException as err:
+        failed = [e for e in leaves(err) if isinstance(e, OSError) and e.errno in _LISTEN_ERRORS]
+        if failed:
+            reason = failed[0].strerror or failed[0]
+            raise ConfigError(f"cannot listen: {reason}; is the port in use?") from err
+        raise

@@ -58,6 +58,21 @@ class ServerState:
     draining: bool = False
 
 
+class _Place:
+    """One admitted utterance's place: given back exactly once, by whoever
+    holds it last (the utterance's task, or ``open`` if that never ran)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.taken = False  # the utterance's task holds it
+        self._given_back = False
+
+    def give_back(self) -> None:
+        if not self._given_back:
+            self._given_back = True
+            self.admission.leave()
+
+
 class Session:
     """One client's engine; the conversation shell's speaker."""
 
@@ -75,22 +90,25 @@ class Session:
         if state.draining or not state.admission.try_enter():
             state.metrics.refused.labels(self.door).inc()
             raise Refusal.at_capacity(state.admission.retry_after_s)
+        place = _Place(state.admission)
         try:
             reading = request.reading or NETWORK_READING
-            utterance: Utterance = await nursery.start(self._speak, reading, request.rate)
-        except BaseException:
-            state.admission.leave()
-            raise
+            utterance: Utterance = await nursery.start(self._speak, reading, request.rate, place)
+        finally:
+            if not place.taken:  # the task never ran: nobody else gives the place back
+                place.give_back()
         return utterance
 
     async def _speak(
         self,
         reading: TextOptions,
         rate: float,
+        place: _Place,
         *,
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """An utterance's whole life in the session: admitted until it ends."""
+        place.taken = True
         metrics = self.state.metrics
         metrics.active_sessions.inc()
         late_before = self.playout.late_s
@@ -99,7 +117,7 @@ class Session:
                 reading, rate, on_turn=self.playout.begin, task_status=task_status
             )
         finally:
-            self.state.admission.leave()
+            place.give_back()
             metrics.active_sessions.dec()
             metrics.late_audio.inc(self.playout.late_s - late_before)
         if finished.result is not None:

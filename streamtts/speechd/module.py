@@ -92,7 +92,7 @@ class ModuleDoor:
         of our input (then ``status`` says how it ended)."""
         protocol = ModuleProtocol()
         while data := await stdin.receive_some(65536):
-            for item in protocol.feed(data):
+            for item in protocol.feed(bytes(data)):
                 if isinstance(item, str):
                     self.send(item)
                     continue

@@ -19,7 +19,6 @@ from collections.abc import Callable
 import trio
 
 from ..config import EngineOptions
-from ..conversation.inputs import Finished
 from ..conversation.refusals import INTERNAL, Refusal
 from ..conversation.requests import UtteranceRequest
 from ..engine import Engine, Utterance, run_engine
@@ -33,29 +32,6 @@ from .voices import ModuleVoice, catalogue, language_of
 __all__ = ["ModuleSpeaker"]
 
 _log = logging.getLogger("streamtts.speechd")
-
-
-class _ModuleUtterance:
-    def __init__(self, uid: int, utterance: Utterance) -> None:
-        self.uid = uid
-        self.utterance = utterance
-
-    async def send(self, piece: str) -> None:
-        await self.utterance.send(piece)
-
-    async def flush(self) -> None:
-        await self.utterance.flush()
-
-    def end(self) -> None:
-        self.utterance.end()
-
-    async def interrupt(self) -> None:
-        await self.utterance.interrupt()
-
-    async def wait(self) -> Finished:
-        result = await self.utterance.wait()
-        stats = result.stats
-        return Finished(self.uid, result.interrupted, stats.audio_s, stats.ttfa_s, result.last_word)
 
 
 class ModuleSpeaker:
@@ -138,9 +114,7 @@ class ModuleSpeaker:
             await self.open_output()
         _log.info("voice: %s", name)
 
-    async def open(
-        self, uid: int, request: UtteranceRequest, nursery: trio.Nursery
-    ) -> _ModuleUtterance:
+    async def open(self, uid: int, request: UtteranceRequest, nursery: trio.Nursery) -> Utterance:
         if request.voice is not None:
             await self.use_voice(request.voice)
         if self.engine is None:
@@ -152,4 +126,4 @@ class ModuleSpeaker:
         utterance: Utterance = await nursery.start(
             self.engine.utterance, request.reading, request.rate
         )
-        return _ModuleUtterance(uid, utterance)
+        return utterance
