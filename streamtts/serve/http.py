@@ -42,6 +42,7 @@ from ..events import (
 )
 from ..sinks.wav import float_to_s16
 from .formats import OPENAI_RATE_HZ, RESPONSE_FORMATS, AudioEncoder, sse_delta, sse_event
+from .page import page_routes
 from .session import AtCapacity, ServerState, Session, open_session
 
 __all__ = ["HttpLimits", "build_app"]
@@ -347,6 +348,7 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/stream", stream),
+        *page_routes(token_required=token is not None),
     ]
     return Starlette(routes=routes)
 
