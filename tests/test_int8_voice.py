@@ -44,9 +44,13 @@ def test_int8_loads_from_a_fresh_cache(int8_voice: PiperVoice, int8_cache: Path)
     names = {p.name for p in folder.iterdir()}
     assert names == {"encoder.onnx", "flow.onnx", "decoder.onnx", "int8.json"}
     (cut,) = (int8_cache / CUT_FORMAT).iterdir()
-    # int8 weights: each part's file is a third of the fp32 one or less
-    for part in ("encoder", "flow", "decoder"):
-        assert (folder / f"{part}.onnx").stat().st_size < (cut / f"{part}.onnx").stat().st_size / 3
+    # int8 weights: a third of the fp32 file or less; the decoder keeps its
+    # full-rate layers float (see surgery/quantize.py)
+    size = {p.name: p.stat().st_size for p in folder.iterdir()}
+    fp32 = {p.name: p.stat().st_size for p in cut.iterdir()}
+    for name in ("encoder.onnx", "flow.onnx"):
+        assert size[name] < fp32[name] / 3
+    assert size["decoder.onnx"] < fp32["decoder.onnx"]
 
 
 @pytest.mark.slow
