@@ -132,6 +132,18 @@ class _Reader:
 
 def quantize_part(part: str, model: bytes, feeds: list[Feeds]) -> bytes:
     """One part, statically quantized (see the module docstring); the int8 graph."""
+    import onnxruntime as ort
+
+    # The quantizer's own sessions would print onnxruntime's warnings (unused
+    # initializers) on a user's terminal; back to onnxruntime's default after.
+    ort.set_default_logger_severity(3)
+    try:
+        return _quantize(part, model, feeds)
+    finally:
+        ort.set_default_logger_severity(2)
+
+
+def _quantize(part: str, model: bytes, feeds: list[Feeds]) -> bytes:
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
