@@ -152,7 +152,8 @@ def test_deeply_nested_and_unterminated_markup_is_bounded() -> None:
 
 
 def test_normalizer_leaves_ordinary_tokens_alone() -> None:
-    for token in ("hello", "3.14", "10:30", "50%", "can't", "U.S.", "Mr.", "x/y"):
+    # ("Mr." is said in full now: espeak-ng stopped after its period.)
+    for token in ("hello", "3.14", "10:30", "50%", "can't", "U.S.", "No.", "in", "x/y"):
         assert normalize_token(token, "next") == (token, False)
 
 

@@ -6,6 +6,8 @@ hypercorn on trio.
 - ``GET /v1/models``, ``GET /v1/voices``: what clients list.
 - ``GET /healthz`` (no token: for load balancers), ``GET /metrics``
   (Prometheus).
+- ``GET /``: a page to try it in a browser (``page.py``; no token: the
+  page asks for it).
 
 Every request and every WebSocket is one conversation on its own session
 (its own pipeline on the shared voice). Everything but ``/healthz`` needs
@@ -28,6 +30,7 @@ from .auth import Authorizer
 from .health import health
 from .limits import HttpLimits
 from .openai import OPENAI_VOICES, SpeechEndpoint, openai_error
+from .page import page_routes
 from .session import ServerState
 from .websocket import stream_endpoint
 
@@ -98,5 +101,6 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/stream", stream),
+        *page_routes(token_required=token is not None),
     ]
     return Starlette(routes=routes)

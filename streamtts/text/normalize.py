@@ -2,15 +2,19 @@
 
 espeak-ng reads ``€120`` as "euros one hundred twenty", ``12/25/2023`` as
 "twelve slash twenty five slash ...", ``1/2`` as "one slash two", a URL
-symbol by symbol and ``St. Louis`` without "Saint". :func:`normalize_token`
-rewrites one whitespace-delimited token (with the token after it, for
-"$2.5 billion" and "St. Louis") into what a person says. Each rule works on
-a whole token, so a streaming caller only has to wait for a token to end.
+symbol by symbol, and titles, abbreviations and units letter by letter or
+in the wrong sense (``abbreviations.py``). :func:`normalize_token` rewrites
+one whitespace-delimited token (with the tokens around it, for "$2.5
+billion", "St. Louis", "Elm St." and "5 km") into what a person says. Each
+rule works on a whole token, so a streaming caller only has to wait for a
+token to end, and to hold one whose reading depends on the next.
 """
 
 from __future__ import annotations
 
 import re
+
+from . import abbreviations
 
 __all__ = ["holds_for_next", "normalize_token", "says_url"]
 
@@ -49,8 +53,8 @@ _CURRENCIES = {
 }
 _SCALES = {"thousand", "million", "billion", "trillion", "k", "m", "bn"}
 _SCALE_WORDS = {"k": "thousand", "m": "million", "bn": "billion"}
-# Abbreviations espeak-ng reads letter by letter or not at all; the ones it
-# already says well (Mr., Dr., Mrs., etc.) are left to it.
+# Abbreviations read the same wherever they stand; titles, places, units
+# and "No." depend on the words around them (abbreviations.py).
 _ABBREVIATIONS = {
     "e.g.": "for example",
     "i.e.": "that is",
@@ -58,11 +62,6 @@ _ABBREVIATIONS = {
     "vs.": "versus",
     "approx.": "approximately",
     "appt.": "appointment",
-    "dept.": "department",
-    "min.": "minutes",
-    "hr.": "hour",
-    "hrs.": "hours",
-    "no.": "number",
 }
 _EDGE = "\"'“”‘’«»()[]{}<>,;:!?"
 _MONEY = re.compile(r"^([$€£¥₹])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
@@ -128,15 +127,20 @@ def _split_edges(token: str) -> tuple[str, str, str]:
 
 def holds_for_next(token: str) -> bool:
     """Whether ``token`` is read only once the token after it is known: a
-    money amount ("$2.5 billion") or "St." ("St. Louis", "Elm St.")."""
-    return token[:1] in _CURRENCIES or token.rstrip(".") == "St"
+    money amount ("$2.5 billion"), a title or abbreviation ("St. Louis",
+    "Elm St.", "No. 5"), a unit ("5 km." ends a sentence or not)."""
+    return token[:1] in _CURRENCIES or abbreviations.depends_on_next(token)
 
 
-def normalize_token(token: str, next_token: str | None) -> tuple[str, bool]:
+def normalize_token(
+    token: str, next_token: str | None, previous: str | None = None
+) -> tuple[str, bool]:
     """What to say for ``token``; and whether it used ``next_token`` too.
 
-    ``next_token`` is the token after it (None at the end of the text); a
-    money amount followed by "billion" is said together with it.
+    ``next_token`` is the token after it (None at the end of the text);
+    ``previous`` the text before it (its last two tokens are enough; None
+    at the start). A money amount followed by "billion", or "sq" followed
+    by "ft", is said together with the next token.
     """
     lead, core, trail = _split_edges(token)
     if not core:
@@ -144,10 +148,10 @@ def normalize_token(token: str, next_token: str | None) -> tuple[str, bool]:
     lower = core.lower()
     if lower in _ABBREVIATIONS:
         return lead + _ABBREVIATIONS[lower] + trail.lstrip("."), False
-    if core in ("St", "St.") and trail.startswith("."):
-        # "St. Louis": Saint before a name; "Elm St." (end of a phrase): Street.
-        follows_name = next_token is not None and next_token[:1].isupper()
-        return lead + ("Saint" if follows_name else "Street") + trail[1:], False
+    dotted = trail.startswith(".")
+    reading = abbreviations.read(core, dotted, previous, next_token)
+    if reading is not None:
+        return _said(lead, reading, trail, dotted, next_token)
     if (money := _MONEY.match(core)) is not None:
         symbol, whole, cents = money.groups()
         scale = None
@@ -177,3 +181,20 @@ def normalize_token(token: str, next_token: str | None) -> tuple[str, bool]:
     if _URL.match(core):
         return lead + says_url(core) + trail, False
     return token, False
+
+
+def _said(
+    lead: str,
+    reading: abbreviations.Reading,
+    trail: str,
+    dotted: bool,
+    next_token: str | None,
+) -> tuple[str, bool]:
+    """A title's, abbreviation's or unit's words in place of its token: its
+    period stays only where it also ends the sentence ("Elm Street.
+    Tomorrow"), never before a comma ("Jane Doe, Esquire, ...")."""
+    rest = trail[1:] if dotted else trail
+    if reading.uses_next and next_token is not None:
+        rest = next_token[len(next_token.rstrip(_EDGE + ".")) :]
+    period = "." if dotted and reading.keeps_period and rest[:1] not in (",", ";", ":") else ""
+    return lead + reading.words + period + rest, reading.uses_next

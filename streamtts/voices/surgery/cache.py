@@ -5,13 +5,21 @@ the encoder's layer norms), verifies the cut against the whole graph,
 measures the receptive fields, and stores the three parts with what was
 measured; later loads read the cache. A voice that cannot be cut is run
 whole, with one warning.
+
+Beside the cut, in the same cache root: the int8 parts (``INT8_FORMAT``,
+made from the fp32 cut the first time a voice is loaded with
+``precision="int8"``, see ``quantize.py``), and each part's graph as
+onnxruntime optimized it on this machine (``OPTIMIZED_FORMAT``, see
+``sessions.py``), which later starts load without optimizing again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -19,20 +27,25 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import VoiceError
+from ..options import VoiceOptions
 from ..piper_config import PiperVoiceConfig
-from ..sessions import new_session
+from ..sessions import machine_key, new_session
 from .graph_cut import CutError, CutInfo, cut_piper_graph
 from .verify import receptive_fields, verify_cut
 
-__all__ = ["CUT_FORMAT", "CutVoice", "load_or_cut"]
+__all__ = ["CUT_FORMAT", "INT8_FORMAT", "OPTIMIZED_FORMAT", "CutVoice", "load_or_cut"]
 
 _log = logging.getLogger(__name__)
 
 CUT_FORMAT = "cut-v3"  # bump when the cut's files or meaning change
+INT8_FORMAT = "int8-v2"  # bump when the quantization or calibration.txt changes
+OPTIMIZED_FORMAT = "optimized-v1"
+PARTS = ("encoder", "flow", "decoder")
 
 # What a load gives the runtime: the cut's description (None: not cut),
-# onnxruntime sessions by part, and the size of the phoneme vocabulary.
-CutVoice = tuple[CutInfo | None, dict[str, Any], int]
+# onnxruntime sessions by part, the size of the phoneme vocabulary, and the
+# precision the parts run in ("fp32" when int8 was asked but not possible).
+CutVoice = tuple[CutInfo | None, dict[str, Any], int, str]
 
 
 def file_digest(path: Path) -> str:
@@ -43,30 +56,130 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_or_cut(model_path: Path, config: PiperVoiceConfig, cache_root: Path) -> CutVoice:
-    """The voice's sessions, from the cache or from a fresh cut."""
-    cache = cache_root / CUT_FORMAT / file_digest(model_path)[:32]
-    found = _load_cached(cache)
-    if found[0] is not None:
-        return found
-    return _cut_and_cache(model_path, config, cache)
-
-
-def _load_cached(cache: Path) -> CutVoice:
-    info_path = cache / "cut.json"
+def _model_digest(path: Path, cache_root: Path) -> str:
+    """``file_digest`` of the model, remembered for this file's path, size,
+    inode and modification time: hashing 63 MB took 0.1-0.15 s of every
+    start."""
     try:
-        info = CutInfo.from_json(info_path.read_text())
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_ino}|{stat.st_mtime_ns}"
+    except OSError:
+        return file_digest(path)
+    memo = cache_root / "digests" / hashlib.sha256(key.encode()).hexdigest()[:32]
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        known = memo.read_text().strip()
+        if len(known) == 64:
+            return known
+    digest = file_digest(path)
+    with contextlib.suppress(OSError):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        staging = memo.with_name(f".{memo.name}.{os.getpid()}")
+        staging.write_text(digest)
+        staging.replace(memo)
+    return digest
+
+
+def load_or_cut(
+    model_path: Path,
+    config: PiperVoiceConfig,
+    cache_root: Path,
+    options: VoiceOptions | None = None,
+) -> CutVoice:
+    """The voice's sessions, from the cache or from a fresh cut (and, for
+    int8, a fresh quantization)."""
+    options = options or VoiceOptions()
+    digest = _model_digest(model_path, cache_root)[:32]
+    cut_dir = cache_root / CUT_FORMAT / digest
+    info = _read_info(cut_dir)
+    parts: dict[str, bytes | Path] = {part: cut_dir / f"{part}.onnx" for part in PARTS}
+    if info is None:
+        cut_info, made, vocabulary = _cut_and_cache(model_path, config, cut_dir, options)
+        if cut_info is None:
+            return None, made, vocabulary, "fp32"  # the whole graph: it cannot be cut
+        info, parts = cut_info, made
+    precision = options.precision
+    if precision == "int8":
+        int8 = _int8_parts(parts, info, config, cache_root / INT8_FORMAT / digest, options)
+        parts, precision = (int8, "int8") if int8 is not None else (parts, "fp32")
+    optimized = cache_root / OPTIMIZED_FORMAT / machine_key() / digest
+    try:
         sessions = {
-            part: new_session(cache / f"{part}.onnx", part)
-            for part in ("encoder", "flow", "decoder")
+            part: new_session(
+                source,
+                part,
+                threads=options.intra_op_threads,
+                optimized=optimized / f"{precision}.{part}.onnx"
+                if isinstance(source, Path)
+                else None,
+            )
+            for part, source in parts.items()
         }
-        vocabulary = int(info.extra.get("vocabulary_size", "0"))
-    except FileNotFoundError:
-        return None, {}, 0
     except Exception as err:  # a damaged cache is rebuilt, never trusted
-        _log.warning("ignoring damaged voice cache %s (%s); rebuilding it", cache, err)
-        return None, {}, 0
-    return info, sessions, vocabulary
+        if not any(isinstance(source, Path) for source in parts.values()):
+            raise
+        _log.warning("ignoring damaged voice cache %s (%s); rebuilding it", cut_dir, err)
+        shutil.rmtree(cut_dir, ignore_errors=True)
+        shutil.rmtree(cache_root / INT8_FORMAT / digest, ignore_errors=True)
+        shutil.rmtree(optimized, ignore_errors=True)
+        return load_or_cut(model_path, config, cache_root, options)
+    return info, sessions, int(info.extra.get("vocabulary_size", "0")), precision
+
+
+def _read_info(cut_dir: Path) -> CutInfo | None:
+    """The cached cut's description; None when there is no whole cut here."""
+    try:
+        info = CutInfo.from_json((cut_dir / "cut.json").read_text())
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # a damaged cache is rebuilt, never trusted
+        _log.warning("ignoring damaged voice cache %s (%s); rebuilding it", cut_dir, err)
+        return None
+    if not all((cut_dir / f"{part}.onnx").is_file() for part in PARTS):
+        _log.warning("voice cache %s lacks a part; rebuilding it", cut_dir)
+        return None
+    return info
+
+
+def _int8_parts(
+    fp32: dict[str, bytes | Path],
+    info: CutInfo,
+    config: PiperVoiceConfig,
+    int8_dir: Path,
+    options: VoiceOptions,
+) -> dict[str, bytes | Path] | None:
+    """The int8 parts: cached, or quantized now from the fp32 cut and cached.
+    None (with a warning) when this voice cannot be quantized."""
+    from .quantize import calibration_feeds, quantize_part
+
+    cached: dict[str, bytes | Path] = {part: int8_dir / f"{part}.onnx" for part in PARTS}
+    if all((int8_dir / name).is_file() for name in ("int8.json", *(f"{p}.onnx" for p in PARTS))):
+        return cached
+    _log.info("quantizing the voice to int8 (once; cached in %s)", int8_dir)
+    try:
+        sessions = {
+            part: new_session(source, part, threads=options.intra_op_threads)
+            for part, source in fp32.items()
+        }
+        feeds = calibration_feeds(sessions, info, config)
+        del sessions
+        made = {
+            part: quantize_part(
+                part, source.read_bytes() if isinstance(source, Path) else source, feeds[part]
+            )
+            for part, source in fp32.items()
+        }
+    except Exception as err:
+        warnings.warn(
+            f"this voice cannot be quantized to int8 ({type(err).__name__}: {err}); "
+            "it runs with fp32 weights",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return None
+    record = json.dumps({"format": INT8_FORMAT, "parts": list(made)}, indent=1)
+    if _store(int8_dir, {**{f"{p}.onnx": data for p, data in made.items()}, "int8.json": record}):
+        return cached
+    return dict(made)
 
 
 def _vocabulary_size(model: Any) -> int:
@@ -80,7 +193,11 @@ def _vocabulary_size(model: Any) -> int:
     return 0
 
 
-def _cut_and_cache(model_path: Path, config: PiperVoiceConfig, cache: Path) -> CutVoice:
+def _cut_and_cache(
+    model_path: Path, config: PiperVoiceConfig, cut_dir: Path, options: VoiceOptions
+) -> tuple[CutInfo | None, dict[str, Any], int]:
+    """Cut, verify and cache: (info, each part's graph, vocabulary); or, for
+    a voice that cannot be cut, (None, its whole-graph session, vocabulary)."""
     import onnx
 
     try:
@@ -116,33 +233,40 @@ def _cut_and_cache(model_path: Path, config: PiperVoiceConfig, cache: Path) -> C
             stacklevel=4,
         )
         try:
-            return None, {"whole": new_session(original)}, vocabulary
+            whole = new_session(original, threads=options.intra_op_threads)
         except Exception as load_err:
             raise VoiceError(
                 f"voice model {model_path} cannot be run by onnxruntime ({load_err}); "
                 "download or reinstall the voice"
             ) from load_err
-    _store(cache, info, cut.encoder, cut.flow, cut.decoder)
-    return info, sessions, vocabulary
+        return None, {"whole": whole}, vocabulary
+    parts = {"encoder": cut.encoder, "flow": cut.flow, "decoder": cut.decoder}
+    files: dict[str, bytes | str] = {f"{part}.onnx": data for part, data in parts.items()}
+    if _store(cut_dir, {**files, "cut.json": info.to_json()}):
+        return info, {part: cut_dir / f"{part}.onnx" for part in PARTS}, vocabulary
+    return info, dict(parts), vocabulary
 
 
-def _store(cache: Path, info: CutInfo, encoder: bytes, flow: bytes, decoder: bytes) -> None:
-    """Write the cut atomically; a read-only cache only costs the next load."""
+def _store(folder: Path, files: dict[str, bytes | str]) -> bool:
+    """Write ``files`` into ``folder`` atomically (all or none); False when
+    it cannot be cached (a read-only cache only costs the next load)."""
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache.parent))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     except OSError as err:
-        _log.warning(
-            "cannot cache the cut voice in %s (%s); it will be cut on every load", cache, err
-        )
-        return
+        _log.warning("cannot cache %s (%s); it will be made again on every load", folder, err)
+        return False
     try:
-        for part, data in (("encoder", encoder), ("flow", flow), ("decoder", decoder)):
-            (staging / f"{part}.onnx").write_bytes(data)
-        (staging / "cut.json").write_text(info.to_json())
+        for name, data in files.items():
+            target = staging / name
+            if isinstance(data, str):
+                target.write_text(data)
+            else:
+                target.write_bytes(data)
         with contextlib.suppress(OSError):  # another process stored it first
-            staging.rename(cache)
+            staging.rename(folder)
     except OSError as err:
-        _log.warning("cannot cache the cut voice in %s (%s)", cache, err)
+        _log.warning("cannot cache %s (%s)", folder, err)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return all((folder / name).is_file() for name in files)

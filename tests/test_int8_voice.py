@@ -1,0 +1,169 @@
+"""int8 voices and threads per part: streaming stays exact, the cache is
+made once, one thread means one thread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamtts import ConfigError, PiperVoice, SynthesisOptions, Synthesizer, load_voice
+from streamtts.voices.options import VoiceOptions
+from streamtts.voices.surgery import cache as cache_module
+from streamtts.voices.surgery.cache import CUT_FORMAT, INT8_FORMAT, OPTIMIZED_FORMAT
+
+from .conftest import corpus
+
+SENTENCES = corpus("english_sentences.txt")
+TEXT = " ".join(SENTENCES[10:14])
+
+
+@pytest.fixture(scope="module")
+def int8_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("int8-cache")
+
+
+@pytest.fixture(scope="module")
+def int8_voice(int8_cache: Path) -> PiperVoice:
+    """Cut and quantized from an empty cache (about a minute of CPU)."""
+    return load_voice(cache_dir=int8_cache, precision="int8", threads=1)
+
+
+def _intra_op_threads(voice: PiperVoice) -> dict[str, int]:
+    sessions = voice._sessions
+    return {part: s.get_session_options().intra_op_num_threads for part, s in sessions.items()}
+
+
+@pytest.mark.slow
+def test_int8_loads_from_a_fresh_cache(int8_voice: PiperVoice, int8_cache: Path) -> None:
+    assert int8_voice.options == VoiceOptions(precision="int8", threads=1)
+    assert int8_voice.can_stream and "int8" in repr(int8_voice)
+    (folder,) = (int8_cache / INT8_FORMAT).iterdir()
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"encoder.onnx", "flow.onnx", "decoder.onnx", "int8.json"}
+    (cut,) = (int8_cache / CUT_FORMAT).iterdir()
+    # int8 weights: a third of the fp32 file or less; the decoder keeps its
+    # full-rate layers float (see surgery/quantize.py)
+    size = {p.name: p.stat().st_size for p in folder.iterdir()}
+    fp32 = {p.name: p.stat().st_size for p in cut.iterdir()}
+    for name in ("encoder.onnx", "flow.onnx"):
+        assert size[name] < fp32[name] / 3
+    assert size["decoder.onnx"] < fp32["decoder.onnx"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("noise", [None, 0.0])
+def test_int8_chunked_equals_whole(int8_voice: PiperVoice, noise: float | None) -> None:
+    options = SynthesisOptions(seed=11, noise_scale=noise, noise_w_scale=noise)
+    synthesizer = Synthesizer(int8_voice, options)
+    streamed = list(synthesizer.speak([TEXT]))
+    whole = list(synthesizer.speak([TEXT], whole=True))
+    assert len(streamed) > len(whole) >= 4
+    a = np.concatenate([c.samples for c in streamed])
+    b = np.concatenate([c.samples for c in whole])
+    assert a.shape == b.shape
+    assert np.max(np.abs(a - b)) <= 1e-3
+    assert np.max(np.abs(a)) > 0.1  # it speaks
+
+
+@pytest.mark.slow
+def test_int8_sounds_like_fp32(int8_voice: PiperVoice, voice: PiperVoice) -> None:
+    """Same text, same seed: about as long, about as loud (durations move by
+    a frame here and there, so the samples cannot be compared one to one)."""
+    options = SynthesisOptions(seed=2)
+    for text in SENTENCES[20:23]:
+        a = np.concatenate([c.samples for c in Synthesizer(voice, options).speak([text])])
+        b = np.concatenate([c.samples for c in Synthesizer(int8_voice, options).speak([text])])
+        assert abs(a.size - b.size) <= 0.06 * a.size
+        rms_a, rms_b = np.sqrt(np.mean(a**2)), np.sqrt(np.mean(b**2))
+        assert 0.7 < rms_b / rms_a < 1.4
+
+
+@pytest.mark.slow
+def test_int8_cache_is_made_once_and_reused(
+    int8_voice: PiperVoice, int8_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder,) = (int8_cache / INT8_FORMAT).iterdir()
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    def no_quantizing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("quantized again instead of reading the cache")
+
+    monkeypatch.setattr("streamtts.voices.surgery.quantize.quantize_part", no_quantizing)
+    monkeypatch.setattr("streamtts.voices.surgery.quantize.calibration_feeds", no_quantizing)
+    again = load_voice(cache_dir=int8_cache, precision="int8", threads=1)
+    assert again.options.precision == "int8"
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert len(list((int8_cache / INT8_FORMAT).iterdir())) == 1
+    # Each part's optimized graph is kept too, for both precisions.
+    (machine,) = (int8_cache / OPTIMIZED_FORMAT).iterdir()
+    (optimized,) = machine.iterdir()
+    assert {p.name for p in optimized.iterdir()} >= {
+        "int8.encoder.onnx",
+        "int8.flow.onnx",
+        "int8.decoder.onnx",
+    }
+
+
+def test_one_thread_means_one_intra_op_thread(cache_dir: Path, voice: PiperVoice) -> None:
+    one = load_voice(cache_dir=cache_dir, threads=1)
+    assert _intra_op_threads(one) == {"encoder": 1, "flow": 1, "decoder": 1}
+    two = load_voice(cache_dir=cache_dir, threads=2)
+    assert _intra_op_threads(two) == {"encoder": 2, "flow": 2, "decoder": 2}
+    assert one.options == VoiceOptions(threads=1)
+
+
+def test_default_load_is_fp32_with_the_default_threads(
+    voice: PiperVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert voice.options == VoiceOptions()
+    assert voice.options.precision == "fp32"
+    expected = int(os.environ.get("STREAMTTS_ORT_THREADS", min(2, os.cpu_count() or 1)))
+    assert set(_intra_op_threads(voice).values()) == {expected}
+    monkeypatch.setenv("STREAMTTS_ORT_THREADS", "1")
+    assert VoiceOptions().intra_op_threads == 1
+
+
+def test_a_damaged_optimized_graph_is_rebuilt(cache_dir: Path, voice: PiperVoice) -> None:
+    load_voice(cache_dir=cache_dir, threads=1)  # leaves the optimized graphs
+    (machine,) = (cache_dir / OPTIMIZED_FORMAT).iterdir()
+    (optimized,) = machine.iterdir()
+    damaged = optimized / "fp32.decoder.onnx"
+    damaged.write_bytes(b"not a model")
+    again = load_voice(cache_dir=cache_dir, threads=1)
+    assert again.can_stream and damaged.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"precision": "int4"}, "precision must be one of fp32, int8, got 'int4'"),
+        ({"threads": 0}, "threads must be a whole number from 1 to 64, got 0"),
+        ({"threads": 1.5}, "threads must be a whole number from 1 to 64, got 1.5"),
+    ],
+)
+def test_bad_voice_options_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        VoiceOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_thread_count_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMTTS_ORT_THREADS", "two")
+    with pytest.raises(ConfigError, match="STREAMTTS_ORT_THREADS must be a whole number"):
+        VoiceOptions().intra_op_threads  # noqa: B018
+
+
+def test_a_voice_that_cannot_be_quantized_runs_fp32(
+    tmp_path: Path, cache_dir: Path, voice: PiperVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no calibration today")
+
+    monkeypatch.setattr("streamtts.voices.surgery.quantize.calibration_feeds", broken)
+    monkeypatch.setattr(cache_module, "INT8_FORMAT", "int8-test-broken")
+    with pytest.warns(RuntimeWarning, match="cannot be quantized to int8 .*no calibration today"):
+        loaded = load_voice(cache_dir=cache_dir, precision="int8", threads=1)
+    assert loaded.options.precision == "fp32" and loaded.can_stream
+    assert not (cache_dir / "int8-test-broken").exists()
