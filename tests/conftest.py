@@ -56,3 +56,18 @@ def has_sound() -> bool:
     except Exception:
         return False
     return True
+
+
+# What makes a test slow, said once: it renders with the real voice or runs a
+# command that does (``voice``; ``cache_dir`` is what every command-line and
+# server subprocess test takes), judges with Whisper (``whisper``), or starts
+# a server process (``server``). Such tests are marked ``slow``; the fast tier
+# (``pytest -m "not slow and not device"``) is the rest: units, properties,
+# virtual time, the conversation core, the wire parsers.
+_SLOW_FIXTURES = frozenset({"voice", "whisper", "server", "cache_dir"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -176,6 +176,7 @@ async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Cloc
     assert backend.calls.count("encode") == 40
 
 
+@pytest.mark.slow  # an hour of text through the graph: long even on virtual time
 async def test_an_hour_of_text_keeps_every_buffer_bounded(autojump_clock: trio.abc.Clock) -> None:
     backend = FakeBackend(seconds_per_char=0.06, chunk_samples=8000, encode_s=0.01, chunk_s=0.02)
     sink = FakeSink(queue_s=0.5, slowdown=0.05)  # a fast sink: 20x real time

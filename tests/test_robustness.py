@@ -246,6 +246,7 @@ def _worker_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
 
 
+@pytest.mark.slow  # a thousand barge-ins: long even on virtual time
 async def test_interrupt_at_1000_random_points(autojump_clock: trio.abc.Clock) -> None:
     """Across segmenting, phonemizing (real espeak), encoding, decoding, playing."""
     rng = random.Random(1000)
