@@ -39,6 +39,7 @@ class WordStarted:
     text_end: int
     at_s: float
     position: int = -1  # its first sample, counted at the sink since it started
+    end_position: int = -1  # the sample after its last, counted the same way
 
 
 @dataclass

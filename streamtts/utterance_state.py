@@ -106,6 +106,7 @@ class UtteranceState:
         word = mark.word
         clean_start = segment.start + word.text_start
         self._fire_ssml_marks(clean_start, now)
+        length = round((word.end_sample - word.start_sample) * self.output.ratio)
         self.last_word = WordStarted(
             self.number,
             segment.index,
@@ -114,6 +115,7 @@ class UtteranceState:
             offsets.end(segment.start + word.text_end),
             now,
             mark.position,
+            mark.position + max(0, length),
         )
         self._emit(self.last_word)
 

@@ -327,6 +327,106 @@ def test_websocket_tokens_events_and_interrupt(server: Server) -> None:
     assert audio / 2 / 22050 < 2.5
 
 
+# -- word timings over HTTP (Kokoro-FastAPI's captioned speech) ---------------------------
+
+CAPTIONED = (
+    "Captions need the time of every word. The river ran past the old mill, "
+    "and the children counted boats until the evening came. Then everyone went home."
+)
+
+
+def captioned_lines(server: Server, text: str, **extra: object) -> tuple[list[dict], list[float]]:  # type: ignore[type-arg]
+    """Each NDJSON line of a streamed captioned-speech response, and when it arrived."""
+    lines, arrived = [], []
+    body = {"input": text, "voice": "alloy", "response_format": "pcm", **extra}
+    with httpx.stream(
+        "POST", f"{server.http}/dev/captioned_speech", headers=HEADERS, json=body, timeout=60
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"] == "application/x-ndjson"
+        for line in response.iter_lines():
+            if line:
+                lines.append(json.loads(line))
+                arrived.append(time.monotonic())
+    return lines, arrived
+
+
+def test_captioned_speech_streams_lines_with_the_speech_endpoints_audio(server: Server) -> None:
+    lines, arrived = captioned_lines(server, CAPTIONED)
+    assert len(lines) > 5 and all(line["audio_format"] == "audio/pcm" for line in lines)
+    # Line by line as it is made: the first long before the last.
+    assert arrived[-1] - arrived[0] > 0.3
+    audio = b"".join(base64.b64decode(line["audio"]) for line in lines)
+    speech = httpx.post(
+        f"{server.http}/v1/audio/speech", headers=HEADERS, timeout=60,
+        json={"input": CAPTIONED, "voice": "alloy", "response_format": "pcm"},
+    )  # fmt: skip
+    assert audio == speech.content  # the same seed: the same samples
+    words = [t["word"] for line in lines for t in line["timestamps"]]
+    assert " ".join(words).split() == [w.strip(".,") for w in CAPTIONED.split()]
+    times = [(t["start_time"], t["end_time"]) for line in lines for t in line["timestamps"]]
+    assert all(start <= end for start, end in times)
+    assert [start for start, _ in times] == sorted(start for start, _ in times)
+    assert times[-1][1] <= len(audio) / 2 / 24000
+
+
+def test_captioned_speech_whole_and_refusals(server: Server) -> None:
+    whole = httpx.post(
+        f"{server.http}/dev/captioned_speech", headers=HEADERS, timeout=60,
+        json={"input": "Hello there.", "stream": False, "response_format": "wav"},
+    )  # fmt: skip
+    body = whole.json()
+    assert body["audio_format"] == "audio/wav" and [t["word"] for t in body["timestamps"]] == [
+        "Hello",
+        "there",
+    ]
+    assert base64.b64decode(body["audio"])[:4] == b"RIFF"
+    bad = httpx.post(
+        f"{server.http}/dev/captioned_speech",
+        headers=HEADERS,
+        json={"input": "x", "stream": "yes"},
+        timeout=30,
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "stream"
+    voices = httpx.get(f"{server.http}/v1/audio/voices", headers=HEADERS, timeout=30).json()
+    assert voices["voices"][0]["id"] == voices["voices"][0]["name"] == "en_US-joe-medium"
+
+
+def test_captioned_word_times_are_where_whisper_hears_the_words(server: Server, whisper) -> None:  # type: ignore[no-untyped-def]
+    """Each word's start against Whisper's word timestamps on the returned
+    audio: the median within 60 ms, as the word-events tests measure."""
+    import difflib
+    import statistics
+
+    lines, _ = captioned_lines(server, CAPTIONED)
+    audio = np.frombuffer(b"".join(base64.b64decode(line["audio"]) for line in lines), "<i2")
+    ours = [(t["word"], t["start_time"]) for line in lines for t in line["timestamps"]]
+    lead_s = 0.5
+    audio16 = soxr.resample(audio.astype(np.float32) / 32768, 24000, 16000).astype(np.float32)
+    audio16 = np.concatenate([np.zeros(int(lead_s * 16000), np.float32), audio16])
+    segments, _ = whisper.transcribe(audio16, language="en", beam_size=1, word_timestamps=True)
+    heard = [(w.word, w.start - lead_s) for segment in segments for w in segment.words]
+
+    def normal(word: str) -> str:
+        return "".join(c for c in word.lower() if c.isalnum())
+
+    mine = [(normal(w), at) for word, at in ours for w in word.split()[:1]]  # an event's first word
+    matcher = difflib.SequenceMatcher(
+        a=[w for w, _ in mine], b=[normal(w) for w, _ in heard], autojunk=False
+    )
+    errors = [
+        abs(mine[block.a + k][1] - heard[block.b + k][1])
+        for block in matcher.get_matching_blocks()
+        for k in range(block.size)
+        if block.b + k > 0  # Whisper pins a clip's first word to its start
+    ]
+    assert len(errors) >= 15, (mine, heard)
+    print(
+        f"\ncaptioned words vs Whisper: median {1000 * statistics.median(errors):.0f} ms over {len(errors)}"
+    )
+    assert statistics.median(errors) <= 0.060, statistics.median(errors)
+
+
 # -- limits, abuse and capacity ---------------------------------------------------------
 
 

@@ -27,9 +27,10 @@ from starlette.websockets import WebSocket
 
 from ..conversation.refusals import Refusal
 from .auth import Authorizer
+from .captioned import captioned_speech_endpoint
 from .health import health
 from .limits import HttpLimits
-from .openai import OPENAI_VOICES, SpeechEndpoint, openai_error
+from .openai import OPENAI_VOICES, openai_error, speech_endpoint
 from .page import page_routes
 from .session import ServerState
 from .websocket import stream_endpoint
@@ -74,6 +75,7 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
         voice = state.voice
         listed = {
             "id": voice.name,
+            "name": voice.name,
             "language": voice.config.language,
             "sample_rate_hz": voice.sample_rate_hz,
             "aliases": sorted(OPENAI_VOICES),
@@ -95,9 +97,15 @@ def build_app(state: ServerState, token: str | None, limits: HttpLimits | None =
         await stream_endpoint(websocket, state, limits)
 
     routes = [
-        Route("/v1/audio/speech", _Guarded(SpeechEndpoint(state, limits), auth), methods=["POST"]),
+        Route("/v1/audio/speech", _Guarded(speech_endpoint(state, limits), auth), methods=["POST"]),
+        Route(
+            "/dev/captioned_speech",
+            _Guarded(captioned_speech_endpoint(state, limits), auth),
+            methods=["POST"],
+        ),
         Route("/v1/models", models),
         Route("/v1/voices", voices),
+        Route("/v1/audio/voices", voices),  # where Kokoro-FastAPI's and Open WebUI's clients look
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/stream", stream),

@@ -8,8 +8,10 @@ conversation.
   messages (sans-IO): headers once admitted, audio as ``pcm`` (24 kHz s16le
   mono, as OpenAI defines it) or ``wav``, as bytes or as server-sent events
   (``speech.audio.delta``, ``speech.audio.done``).
-- :class:`SpeechEndpoint` is the ASGI app that reads the body, runs one
-  conversation, and cancels it when the client disconnects.
+- :class:`AudioEndpoint` is the ASGI app that reads the body, runs one
+  conversation, and cancels it when the client disconnects; the captioned
+  speech door (``captioned.py``) is the same app with its own request
+  model and response.
 
 Errors take OpenAI's shape; the status comes from the refusal's code
 (:func:`status_for`), never from its message.
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 from starlette.responses import JSONResponse
@@ -28,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..conversation import outputs
 from ..conversation.core import Conversation, Rules
-from ..conversation.inputs import Speak
+from ..conversation.inputs import ClientInput, Speak
 from ..conversation.refusals import (
     AT_CAPACITY,
     BAD_REQUEST,
@@ -45,11 +48,16 @@ from .session import ServerState, open_session
 
 __all__ = [
     "OPENAI_VOICES",
-    "SpeechEndpoint",
+    "AudioEndpoint",
+    "HttpResponse",
     "SpeechRequest",
     "SpeechResponse",
+    "body_message",
+    "json_body",
     "openai_error",
     "parse_speech_request",
+    "speak_fields",
+    "speech_endpoint",
     "status_for",
 ]
 
@@ -106,14 +114,22 @@ def _bad(message: str, param: str | None = None) -> Refusal:
     return Refusal(BAD_REQUEST, message, param=param)
 
 
-def parse_speech_request(body: bytes, voice_name: str) -> SpeechRequest:
-    """The request model of ``/v1/audio/speech``; raises a :class:`Refusal`."""
+def json_body(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a refusal."""
     try:
         fields = json.loads(body)
     except ValueError as err:
         raise _bad(f"the body is not JSON: {err}") from err
     if not isinstance(fields, dict):
         raise _bad("the body must be a JSON object")
+    return fields
+
+
+def speak_fields(fields: dict[str, Any], voice_name: str, default_format: str) -> tuple[Speak, str]:
+    """What OpenAI-style speech requests share: ``input``, ``model``,
+    ``voice`` (OpenAI's names mean the loaded voice), ``speed``,
+    ``response_format`` and our ``text_format``; the utterance and the
+    audio format, or a refusal."""
     text = fields.get("input")
     if not isinstance(text, str) or not text.strip():
         raise _bad("'input' must be a non-empty string", "input")
@@ -126,20 +142,27 @@ def parse_speech_request(body: bytes, voice_name: str) -> SpeechRequest:
         voice = voice_name
     if not isinstance(voice, str):
         raise _bad("'voice' must be a voice's name", "voice")
-    response_format = fields.get("response_format", "pcm")
+    response_format = fields.get("response_format", default_format)
     if response_format not in RESPONSE_FORMATS:
         choices = " or ".join(repr(f) for f in RESPONSE_FORMATS)
         raise _bad(
             f"response_format {response_format!r} is not supported; use {choices}",
             "response_format",
         )
-    stream_format = fields.get("stream_format", "audio")
-    if stream_format not in ("audio", "sse"):
-        raise _bad("stream_format must be 'audio' or 'sse'", "stream_format")
     reading = TextOptions(format=text_format(fields.get("text_format", "markdown")))
     rate = speaking_rate(fields.get("speed", 1.0))
     request = UtteranceRequest(reading=reading, rate=rate, voice=voice)
-    return SpeechRequest(response_format, stream_format, Speak(text, request))
+    return Speak(text, request), response_format
+
+
+def parse_speech_request(body: bytes, voice_name: str) -> SpeechRequest:
+    """The request model of ``/v1/audio/speech``; raises a :class:`Refusal`."""
+    fields = json_body(body)
+    speak, response_format = speak_fields(fields, voice_name, default_format="pcm")
+    stream_format = fields.get("stream_format", "audio")
+    if stream_format not in ("audio", "sse"):
+        raise _bad("stream_format must be 'audio' or 'sse'", "stream_format")
+    return SpeechRequest(response_format, stream_format, speak)
 
 
 class SpeechResponse:
@@ -157,31 +180,31 @@ class SpeechResponse:
             content_type = "text/event-stream" if self.sse else self.encoder.content_type
             headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")]
             start = {"type": "http.response.start", "status": 200, "headers": headers}
-            return [start] if self.sse else [start, _body(self.encoder.start())]
+            return [start] if self.sse else [start, body_message(self.encoder.start())]
         if isinstance(report, outputs.Audio):
             pcm = self.encoder.encode(report.samples)
-            return [_body(sse_delta(pcm) if self.sse else pcm)] if pcm else []
+            return [body_message(sse_delta(pcm) if self.sse else pcm)] if pcm else []
         if isinstance(report, (outputs.Done, outputs.Stopped)):
             return self._finish()
         if isinstance(report, outputs.Error) and self.started:
             # Too late for a status: the stream ends (with an error event in SSE).
             self.ended = True
             error = {"type": "error", "error": {"message": report.refusal.message}}
-            return [_body(sse_event(error) if self.sse else b"", more=False)]
+            return [body_message(sse_event(error) if self.sse else b"", more=False)]
         return []
 
     def _finish(self) -> list[Message]:
         self.ended = True
         tail = self.encoder.finish()
         if not self.sse:
-            return [_body(tail, more=False)]
+            return [body_message(tail, more=False)]
         seconds = self.encoder.samples_out / OPENAI_RATE_HZ
         done = {"type": "speech.audio.done", "usage": {"audio_seconds": round(seconds, 3)}}
-        delta = [_body(sse_delta(tail))] if tail else []
-        return [*delta, _body(sse_event(done), more=False)]
+        delta = [body_message(sse_delta(tail))] if tail else []
+        return [*delta, body_message(sse_event(done), more=False)]
 
 
-def _body(data: bytes, more: bool = True) -> Message:
+def body_message(data: bytes, more: bool = True) -> Message:
     return {"type": "http.response.body", "body": data, "more_body": more}
 
 
@@ -198,13 +221,36 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return bytes(body)
 
 
-class SpeechEndpoint:
-    """``POST /v1/audio/speech`` as a raw ASGI app, so one conversation
-    (and its session) runs for as long as the response streams."""
+class HttpResponse(Protocol):
+    """One response's reports → ASGI messages (sans-IO)."""
 
-    def __init__(self, state: ServerState, limits: HttpLimits) -> None:
+    started: bool
+    ended: bool
+
+    def messages(self, report: outputs.ClientReport) -> list[Message]: ...
+
+
+class AudioEndpoint:
+    """An OpenAI-style audio request as a raw ASGI app, so one conversation
+    (and its session) runs for as long as the response streams: ``parse``
+    reads the body into a request with a ``speak``; ``respond`` makes the
+    request's :class:`HttpResponse`. A refusal before the response started
+    is an error response with its status; a client that disconnects
+    cancels its work at once."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        limits: HttpLimits,
+        parse: Callable[[bytes, str], Any],
+        respond: Callable[[Any, int], HttpResponse],
+        door: str = "http",
+    ) -> None:
         self.state = state
         self.limits = limits
+        self.parse = parse
+        self.respond = respond
+        self.door = door
         self.rules = Rules(
             overlap="refuse",
             max_text_chars=limits.input_chars,
@@ -215,13 +261,13 @@ class SpeechEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, self.limits.body_bytes)
-            request = parse_speech_request(body, self.state.voice.name)
+            request = self.parse(body, self.state.voice.name)
         except Refusal as refusal:
             await openai_error(refusal)(scope, receive, send)
             return
         except trio.BrokenResourceError:
             return
-        response = SpeechResponse(request, self.state.voice.sample_rate_hz)
+        response = self.respond(request, self.state.voice.sample_rate_hz)
         refused: list[Refusal] = []
 
         async def write(report: outputs.ClientReport) -> None:
@@ -231,20 +277,24 @@ class SpeechEndpoint:
             for message in response.messages(report):
                 await send(message)
 
-        async def inputs() -> Any:
+        async def inputs() -> AsyncIterator[ClientInput]:
             yield request.speak
 
         async with trio.open_nursery() as nursery:
-            # A client that disconnects cancels its work at once.
             nursery.start_soon(_cancel_on_disconnect, receive, nursery.cancel_scope)
             shell = ConversationShell(Conversation(self.rules), write)
-            async with open_session(self.state, "http", shell) as session:
+            async with open_session(self.state, self.door, shell) as session:
                 await shell.run(session, inputs(), linger=True)
             nursery.cancel_scope.cancel()
         if refused:
             await openai_error(refused[0])(scope, receive, send)
         elif not response.ended and response.started:
-            await send(_body(b"", more=False))
+            await send(body_message(b"", more=False))
+
+
+def speech_endpoint(state: ServerState, limits: HttpLimits) -> AudioEndpoint:
+    """``POST /v1/audio/speech``."""
+    return AudioEndpoint(state, limits, parse_speech_request, SpeechResponse)
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
