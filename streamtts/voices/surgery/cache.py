@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 
 CUT_FORMAT = "cut-v3"  # bump when the cut's files or meaning change
 INT8_FORMAT = "int8-v2"  # bump when the quantization or calibration.txt changes
-OPTIMIZED_FORMAT = "optimized-v1"
+OPTIMIZED_FORMAT = "optimized-v2"  # v1 could pair a graph with a re-made part
 PARTS = ("encoder", "flow", "decoder")
 
 # What a load gives the runtime: the cut's description (None: not cut),
@@ -84,9 +84,12 @@ def load_or_cut(
     config: PiperVoiceConfig,
     cache_root: Path,
     options: VoiceOptions | None = None,
+    *,
+    rebuild: bool = True,
 ) -> CutVoice:
     """The voice's sessions, from the cache or from a fresh cut (and, for
-    int8, a fresh quantization)."""
+    int8, a fresh quantization). ``rebuild``: a cache that fails to load is
+    made again (once)."""
     options = options or VoiceOptions()
     digest = _model_digest(model_path, cache_root)[:32]
     cut_dir = cache_root / CUT_FORMAT / digest
@@ -103,26 +106,39 @@ def load_or_cut(
         parts, precision = (int8, "int8") if int8 is not None else (parts, "fp32")
     optimized = cache_root / OPTIMIZED_FORMAT / machine_key() / digest
     try:
-        sessions = {
-            part: new_session(
-                source,
-                part,
-                threads=options.intra_op_threads,
-                optimized=optimized / f"{precision}.{part}.onnx"
-                if isinstance(source, Path)
-                else None,
-            )
-            for part, source in parts.items()
-        }
-    except Exception as err:  # a damaged cache is rebuilt, never trusted
-        if not any(isinstance(source, Path) for source in parts.values()):
+        sessions = _open_sessions(parts, precision, optimized, options)
+    except Exception as err:  # a damaged cache is rebuilt once, never trusted
+        if not rebuild or not any(isinstance(source, Path) for source in parts.values()):
             raise
         _log.warning("ignoring damaged voice cache %s (%s); rebuilding it", cut_dir, err)
         shutil.rmtree(cut_dir, ignore_errors=True)
         shutil.rmtree(cache_root / INT8_FORMAT / digest, ignore_errors=True)
         shutil.rmtree(optimized, ignore_errors=True)
-        return load_or_cut(model_path, config, cache_root, options)
+        return load_or_cut(model_path, config, cache_root, options, rebuild=False)
     return info, sessions, int(info.extra.get("vocabulary_size", "0")), precision
+
+
+def _open_sessions(
+    parts: dict[str, bytes | Path], precision: str, optimized: Path, options: VoiceOptions
+) -> dict[str, Any]:
+    """A session per part; a part read from a file keeps its optimized graph
+    in ``optimized``, named after the file's identity, so a re-made part
+    (another cut or quantization) never meets the graph of its predecessor."""
+    sessions = {}
+    for part, source in parts.items():
+        kept = None
+        if isinstance(source, Path):
+            stat = source.stat()
+            identity = f"{source.resolve()}|{stat.st_size}|{stat.st_ino}|{stat.st_mtime_ns}"
+            tag = hashlib.sha256(identity.encode()).hexdigest()[:16]
+            kept = optimized / f"{precision}.{part}.{tag}.onnx"
+            for stale in optimized.glob(f"{precision}.{part}.*.onnx"):
+                if stale != kept:
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+        threads = options.intra_op_threads
+        sessions[part] = new_session(source, part, threads=threads, optimized=kept)
+    return sessions
 
 
 def _read_info(cut_dir: Path) -> CutInfo | None:
