@@ -72,6 +72,8 @@ TABLE = [
     ("6 ft tall and 12 in wide", "6 feet tall and 12 inches wide"),
     ("a 12 in. ruler", "a 12 inch ruler"),
     ("He scored 3 in the first half", "He scored 3 in the first half"),
+    ("platform 4 in 10 minutes, 1 in 5 people", "platform 4 in 10 minutes, 1 in 5 people"),
+    ("a 12 in x 8 in frame", "a 12 inch x 8 inches frame"),
     ("20 mi at 45 mph", "20 miles at 45 miles per hour"),
     ("300 km/h", "300 kilometers per hour"),
     ("20°C, 75 °F, 1 °C", "20 degrees Celsius, 75 degrees Fahrenheit, 1 degree Celsius"),

@@ -13,7 +13,8 @@ the token before it and the one after, as published text normalizers do
   after a street's name; "Sr." is Sister before a name and Senior after
   one; "Co." is County before a name and Company after one;
 - a unit is a unit only after a numeral ("5 km", "5km"), singular after 1;
-  "in" is inches only where nothing else fits ("12 in.", "12 in x 8 in");
+  "in" is inches only where nothing else fits ("12 in.", "12 in x 8 in",
+  "12 in wide"; not "4 in 10 minutes");
 - "No." is "number" only before a numeral ("No. 5"); "No." alone is "no".
 
 Every table is keyed by the lower-case abbreviation without its final
@@ -420,14 +421,17 @@ def _unit(symbol: str, previous: str | None, following: str | None, one: bool) -
     return Reading(names[0] if one or _is_one(previous) else names[1], _period_ends(following))
 
 
-def _inch(dotted: bool, previous: str | None, following: str | None, one: bool) -> Reading | None:
-    """ "in" is inches after a numeral, when nothing else can follow it."""
-    if not _is_numeral(previous):
+def _inch(dotted: bool, words: list[str], following: str | None, one: bool) -> Reading | None:
+    """ "in" is inches after a numeral, when nothing else can follow it;
+    ``words`` are the tokens before it."""
+    if not words or not _is_numeral(words[-1]):
         return None
     nxt = _bare(following).rstrip(".,;:!?").lower()
-    if dotted or following is None or _is_numeral(following) or nxt in _INCH_CONTEXT:
-        words = "inch" if one or _is_one(previous) else "inches"
-        return Reading(words, dotted and _period_ends(following))
+    times = len(words) >= 2 and words[-2].lower() in ("x", "×", "by")  # "12 in x 8 in"
+    # Not before a numeral: "platform 4 in 10 minutes", "1 in 5 people".
+    if dotted or times or following is None or nxt in _INCH_CONTEXT:
+        name = "inch" if one or _is_one(words[-1]) else "inches"
+        return Reading(name, dotted and _period_ends(following))
     return None
 
 
@@ -556,7 +560,7 @@ def read(core: str, dotted: bool, before: str | None, following: str | None) -> 
     words = (before or "").split()
     one = len(words) >= 2 and words[-2].lower() in _ARTICLES  # "a 30 cm board"
     if core == "in":
-        return _inch(dotted, previous, following, one)
+        return _inch(dotted, words, following, one)
     if core in UNITS and (unit := _unit(core, previous, following, one)) is not None:
         return unit
     if (power := _power(core, previous, following, one)) is not None:

@@ -27,6 +27,7 @@ _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 # Written forms Whisper prints for titles and units that its normalizer
 # leaves alone ("Ms. Jones", "Ph.D.", "6 mm"): put back into the words said.
 _MS = re.compile(r"\bMs\.?(?=\s+[A-Z])")
+_AM_PM = re.compile(r"\b([aApP])\.\s?[mM]\.?(?=\W|$)")  # "9 p.m.": not a host name's dots
 _PHD = re.compile(r"\bPh\.?\s?D\b\.?")
 _UNIT_AFTER_NUMBER = re.compile(
     r"\b((?:an?\s+)?)(\d[\d,.]*)\s?("
@@ -43,7 +44,7 @@ HOMOPHONES = {"flower": "flour", "roam": "rome", "do": "due", "knew": "new", "wr
 
 def spoken_words(text: str, *, equate_homophones: bool = False) -> str:
     """``text`` as a sequence of said words, normalized for scoring."""
-    text = _PHD.sub("P H D", _MS.sub("Miz", text))
+    text = _AM_PM.sub(r"\1m", _PHD.sub("P H D", _MS.sub("Miz", text)))
     text = _AT_SIGN.sub(" at ", _HOST_DOT.sub(" dot ", text))
     text = _DEGREES.sub(_degrees, _UNIT_AFTER_NUMBER.sub(_unit_words, text))
     words = _ORDINAL_SUFFIX.sub(r"\1", _NORMALIZE(text)).split()
