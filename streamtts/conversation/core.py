@@ -20,8 +20,9 @@ The rules:
 - Audio and heard events belong to the oldest unfinished utterance (the
   engine speaks a conversation's utterances in order). Nothing of an
   utterance is reported after it was told to stop.
-- ``Interrupt`` stops everything unfinished; ``PauseAtMark`` stops at the
-  next mark heard, reported after the mark.
+- ``Interrupt`` stops everything unfinished (or, given a ``uid``, that
+  utterance only); ``PauseAtMark`` stops at the next mark heard, reported
+  after the mark.
 """
 
 from __future__ import annotations
@@ -202,6 +203,8 @@ class Conversation:
         return self._to_engine(utterance, Close(utterance.uid))
 
     def _on_Interrupt(self, event: Interrupt) -> list[Output]:
+        if event.uid is not None:
+            return self._stop_one(event.uid, event.reason)
         self._open = None
         self._pause_at_mark = False
         return self._stop_all(event.reason)
@@ -335,6 +338,15 @@ class Conversation:
                 if utterance.admitted:
                     outputs.append(Stop(utterance.uid))
         return outputs
+
+    def _stop_one(self, uid: int, reason: str) -> list[Output]:
+        utterance = self._find(uid)
+        if utterance is None or utterance.stopping is not None:
+            return []
+        if self._open is utterance:
+            self._open = None
+        utterance.stopping = reason
+        return [Stop(uid)] if utterance.admitted else []
 
     def _playing(self) -> _Utterance | None:
         for utterance in self._live:

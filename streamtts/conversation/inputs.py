@@ -74,9 +74,11 @@ class End:
 @dataclass(frozen=True)
 class Interrupt:
     """Stop what is speaking now (barge-in, ``STOP``); ``reason`` is
-    reported back with the interruption."""
+    reported back with the interruption. With ``uid``, stop only that
+    utterance (an agent framework's context; the others go on)."""
 
     reason: str = "interrupt"
+    uid: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from streamtts import __version__
+
+__all__ = ["__version__"]
