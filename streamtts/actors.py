@@ -16,6 +16,7 @@ import trio
 
 from .backend import Backend
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
+from .output import Pacing, StartGate
 from .sinks.base import Sink
 from .synthesis import next_part_offset
 from .utterance_state import UtteranceState
@@ -206,24 +207,46 @@ async def play(
     marks: trio.MemorySendChannel[Mark],
     sink: Sink,
     state: UtteranceState,
+    gate: StartGate,
+    pace: Pacing,
 ) -> None:
-    """Audio chunks → the sink, with gain and segment gaps; marks to announce."""
-    output = state.output
+    """Audio chunks → the sink, with gain and segment gaps; marks to announce.
+
+    The first chunks wait until ``gate`` says the audio in hand covers
+    making the next at the measured ``pace``: once playing, it must not
+    break."""
     with receive, marks:
+        waiting: list[AudioChunk] | None = []
         async for chunk in receive:
-            gap = output.gap_before(chunk)
-            if gap is not None:
-                await sink.write(gap)
-            placed = output.place(chunk, sink.accepted)
-            for mark in placed.marks:
-                await state.send("marks", marks, mark)
-            if placed.first_write:
-                sink.set_active(True)
-            if placed.samples.size:  # (a trimmed lead-in may leave nothing)
-                await sink.write(placed.samples)
-            output.written(placed, trio.current_time())
+            if waiting is None:
+                await _play_chunk(chunk, marks, sink, state)
+                continue
+            waiting.append(chunk)
+            if gate.ready(waiting, pace):
+                for held in waiting:
+                    await _play_chunk(held, marks, sink, state)
+                waiting = None
+        for held in waiting or ():  # everything is made: it all plays
+            await _play_chunk(held, marks, sink, state)
         await sink.finish_utterance()
         sink.set_active(False)
+
+
+async def _play_chunk(
+    chunk: AudioChunk, marks: trio.MemorySendChannel[Mark], sink: Sink, state: UtteranceState
+) -> None:
+    output = state.output
+    gap = output.gap_before(chunk)
+    if gap is not None:
+        await sink.write(gap)
+    placed = output.place(chunk, sink.accepted)
+    for mark in placed.marks:
+        await state.send("marks", marks, mark)
+    if placed.first_write:
+        sink.set_active(True)
+    if placed.samples.size:  # (a trimmed lead-in may leave nothing)
+        await sink.write(placed.samples)
+    output.written(placed, trio.current_time())
 
 
 async def announce(

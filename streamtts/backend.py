@@ -30,7 +30,7 @@ from .messages import AudioChunk, Planned, Prepared, Segment
 from .synthesis import PiperSteps, SpeechSteps
 from .voices.piper import PiperVoice
 
-__all__ = ["Backend", "StepLocks", "StepSlots", "ThreadedBackend"]
+__all__ = ["Backend", "Pace", "StepLocks", "StepSlots", "ThreadedBackend"]
 
 T = TypeVar("T")
 
@@ -42,8 +42,9 @@ class Backend(Protocol):
     """The calls the actors make, in flow order; all run in the event loop.
 
     Each may be cancelled at any await (barge-in). ``compute_s`` is the
-    model time spent so far (for RTF); ``aclose`` returns once no call is
-    still running in a worker thread.
+    model time spent so far (for RTF); ``pace`` how long calls take now
+    (:class:`Pace`); ``aclose`` returns once no call is still running in a
+    worker thread.
     """
 
     @property
@@ -51,6 +52,9 @@ class Backend(Protocol):
 
     @property
     def compute_s(self) -> float: ...
+
+    @property
+    def pace(self) -> Pace: ...
 
     def new_rng(self) -> np.random.Generator: ...
 
@@ -65,6 +69,38 @@ class Backend(Protocol):
     async def next_chunk(self, planned: Planned) -> AudioChunk: ...
 
     async def aclose(self) -> None: ...
+
+
+class Pace:
+    """How long model calls take now, measured as they happen: the wall
+    time of each call, waiting for its slot and for a busy CPU included.
+
+    ``encode_s`` is the encoder's recent time per segment; ``chunk_s[k]``
+    the decoder's for a segment's chunk ``k`` (chunks past the fourth
+    share the last entry: the schedule grows chunks to its cap). Recent
+    means an exponential average, weighted ``weight`` to the newest call,
+    so a machine that becomes busy is seen within a few calls. The first
+    values are a 2-core machine's at rest (measured with the default
+    voice); the first utterance replaces them.
+    """
+
+    def __init__(self, weight: float = 0.3) -> None:
+        self.weight = weight
+        self.encode_s = 0.03
+        self.chunk_s = [0.02, 0.035, 0.07, 0.11]
+
+    def encoded(self, wall_s: float) -> None:
+        self.encode_s += self.weight * (wall_s - self.encode_s)
+
+    def decoded(self, index: int, wall_s: float) -> None:
+        k = min(index, len(self.chunk_s) - 1)
+        self.chunk_s[k] += self.weight * (wall_s - self.chunk_s[k])
+
+    def next_chunk_s(self, index: int) -> float:
+        """Expected time to make a segment's chunk ``index`` (0: its first,
+        which needs the encoder before it)."""
+        decode = self.chunk_s[min(index, len(self.chunk_s) - 1)]
+        return decode + (self.encode_s if index == 0 else 0.0)
 
 
 class StepSlots(Protocol):
@@ -111,6 +147,9 @@ class ThreadedBackend:
         self.steps = steps
         self.slots: StepSlots = slots or StepLocks()
         self._compute_s = 0.0
+        self._pace = Pace()
+        self._decoding: object = None  # the chunk source of the last chunk made
+        self._chunk_index = 0
 
     @classmethod
     def for_voice(
@@ -131,6 +170,10 @@ class ThreadedBackend:
     @property
     def compute_s(self) -> float:
         return self._compute_s
+
+    @property
+    def pace(self) -> Pace:
+        return self._pace
 
     def new_rng(self) -> np.random.Generator:
         return self.steps.new_rng()
@@ -165,10 +208,21 @@ class ThreadedBackend:
     async def encode(
         self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
     ) -> Planned:
-        return await self._run("encoder", lambda: self.steps.encode(prepared, rng, sample_offset))
+        start = trio.current_time()
+        planned = await self._run(
+            "encoder", lambda: self.steps.encode(prepared, rng, sample_offset)
+        )
+        self._pace.encoded(trio.current_time() - start)
+        return planned
 
     async def next_chunk(self, planned: Planned) -> AudioChunk:
+        # Chunks are asked for one plan at a time, in order: the index of
+        # this one in its plan is the count since the plan changed.
+        index = self._chunk_index + 1 if planned.source is self._decoding else 0
+        start = trio.current_time()
         chunk = await self._run("decoder", planned.source.next_chunk)
+        self._decoding, self._chunk_index = planned.source, index
+        self._pace.decoded(index, trio.current_time() - start)
         self.slots.chunk_made(chunk.samples.size)
         return chunk
 

@@ -158,6 +158,10 @@ class EngineOptions:
       audio, leaves that long for the second); an encoder run beside them
       halves their share of the cores. 0.5 s is three chunks of the
       default schedule (8, 20, 50 frames), after which the lead is ample.
+    - ``start_margin``: an utterance starts playing once the audio made
+      covers making the next chunk this many times over, at the pace the
+      model calls take now (a busy CPU, other sessions); 0 plays the first
+      chunk at once. Latency may grow under load; the speech does not break.
     """
 
     synthesis: SynthesisOptions = SynthesisOptions()
@@ -172,6 +176,7 @@ class EngineOptions:
     fade_ms: float = 5.0
     trim_lead_in: bool = False
     decoder_head_start_s: float = 0.5
+    start_margin: float = 1.5
 
     @property
     def effective_schedule(self) -> ChunkSchedule:
@@ -187,6 +192,8 @@ class EngineOptions:
             raise ConfigError(f"gain must be in [0, 4], got {self.gain}")
         if not (0.0 <= self.fade_ms <= 100.0):
             raise ConfigError(f"fade_ms must be in [0, 100], got {self.fade_ms}")
+        if not (0.0 <= self.start_margin <= 10.0):
+            raise ConfigError(f"start_margin must be in [0, 10], got {self.start_margin}")
         if not (0.0 <= self.decoder_head_start_s <= 60.0):
             raise ConfigError(
                 f"decoder_head_start_s must be in [0, 60], got {self.decoder_head_start_s}"

@@ -16,14 +16,16 @@ for is punctuation inside a segment and stays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from .dsp.levels import first_audible, with_gain
 from .messages import AudioChunk, Mark
 
-__all__ = ["LEAD_IN_MARGIN_S", "OutputCore", "OutputMeasurements", "Placed"]
+__all__ = ["LEAD_IN_MARGIN_S", "OutputCore", "OutputMeasurements", "Placed", "StartGate"]
 
 # Kept before the first audible sample when trimming: a soft onset ("f",
 # "h") rises through -60 dBFS over a few milliseconds.
@@ -129,3 +131,62 @@ class OutputCore:
         if placed.first_audio and not self._heard_first:
             self._heard_first = True
             self.measured.first_audio_written_at_s = now_s
+
+
+class Pacing(Protocol):
+    """How long the next chunk will take to make, as measured now
+    (:class:`~streamtts.backend.Pace`)."""
+
+    def next_chunk_s(self, index: int) -> float: ...
+
+
+class StartGate:
+    """When an utterance's first audio may start playing.
+
+    Once it plays, it must not stop: the listener hears a gap. So the
+    first chunks are held until the audio in hand covers making the next
+    one at the pace measured now, ``margin`` times over (the model calls'
+    wall time: a busy CPU, or other sessions waiting for the same cores,
+    make it longer), or until everything is made, or until ``max_hold_s``
+    is in hand (a machine slower than real time gaps anyway). On an idle
+    machine the first chunk alone covers the second, so nothing waits;
+    under load first audio comes later and the speech does not break.
+    A quiet lead-in that will be trimmed does not count as audio in hand.
+    """
+
+    def __init__(
+        self,
+        voice_rate_hz: int,
+        margin: float,
+        trim_lead_in: bool = False,
+        max_hold_s: float = 3.0,
+    ) -> None:
+        self.voice_rate_hz = voice_rate_hz
+        self.margin = margin
+        self.trim_lead_in = trim_lead_in
+        self.max_hold_s = max_hold_s
+
+    def ready(self, held: Sequence[AudioChunk], pace: Pacing) -> bool:
+        """Whether the chunks ``held`` (the utterance's first, in order) may play now."""
+        if not held or self.margin <= 0.0:
+            return True
+        samples = sum(chunk.samples.size for chunk in held)
+        if self.trim_lead_in:
+            samples -= self._lead_in(held)
+        in_hand_s = samples / self.voice_rate_hz
+        last = held[-1]
+        made_of_segment = sum(chunk.segment.index == last.segment.index for chunk in held)
+        next_index = 0 if last.is_last else made_of_segment
+        needed_s = self.margin * pace.next_chunk_s(next_index)
+        return in_hand_s >= min(needed_s, self.max_hold_s)
+
+    def _lead_in(self, held: Sequence[AudioChunk]) -> int:
+        """Samples before the first audible one, less the margin kept."""
+        quiet = 0
+        for chunk in held:
+            audible_at = first_audible(chunk.samples)
+            if audible_at is not None:
+                margin = round(LEAD_IN_MARGIN_S * self.voice_rate_hz)
+                return quiet + max(0, audible_at - margin)
+            quiet += chunk.samples.size
+        return quiet

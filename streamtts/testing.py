@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import trio
 
-from .backend import Backend
+from .backend import Backend, Pace
 from .messages import AudioChunk, Planned, Prepared, Segment, WordMark
 from .sinks.base import Sink
 from .text.phoneme_ids import PhonemeIds
@@ -38,6 +38,7 @@ class _FakeChunks:
         self.total_samples = total_samples
         self.rate_hz = rate_hz
         self.position = 0
+        self.chunks_made = 0
         self.first_samples = first_samples
         self.samples = samples
 
@@ -101,6 +102,7 @@ class FakeBackend:
 
             self._phonemizer = Phonemizer("en-us")
         self._compute_s = 0.0
+        self._pace = Pace()
         self.calls: list[str] = []
 
     @property
@@ -110,6 +112,11 @@ class FakeBackend:
     @property
     def compute_s(self) -> float:
         return self._compute_s
+
+    @property
+    def pace(self) -> Pace:
+        """Measured on the virtual clock, as the real backend measures."""
+        return self._pace
 
     def new_rng(self) -> np.random.Generator:
         return np.random.default_rng(0)
@@ -136,7 +143,9 @@ class FakeBackend:
         self, prepared: Prepared, rng: np.random.Generator, sample_offset: int
     ) -> Planned:
         segment = prepared.segment
+        started = trio.current_time()
         await self._spend(self.encode_s, "encode")
+        self._pace.encoded(trio.current_time() - started)
         if self.fail_on is not None and self.fail_on in segment.text:
             raise RuntimeError(f"injected failure on {segment.text!r}")
         per_char = self.seconds_per_char * self.sample_rate_hz
@@ -162,7 +171,10 @@ class FakeBackend:
     async def next_chunk(self, planned: Planned) -> AudioChunk:
         source = planned.source
         assert isinstance(source, _FakeChunks)
+        started = trio.current_time()
         await self._spend(self.first_chunk_s if source.position == 0 else self.chunk_s, "chunk")
+        self._pace.decoded(source.chunks_made, trio.current_time() - started)
+        source.chunks_made += 1
         return source.next_chunk()
 
     async def aclose(self) -> None:

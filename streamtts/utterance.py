@@ -33,7 +33,7 @@ from .config import EngineOptions
 from .errors import StreamTTSError, caller_error
 from .events import Event, Interrupted, UtteranceDone, UtteranceStats
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
-from .output import OutputCore
+from .output import OutputCore, StartGate
 from .sinks.base import Sink
 from .text.frontend import FrontEnd
 from .text.options import TextOptions
@@ -231,5 +231,8 @@ class Utterance:
             nursery.start_soon(
                 actors.decode, plan_receive, chunk_send, backend, gate, head_start_s, state
             )
-            nursery.start_soon(actors.play, chunk_receive, mark_send, sink, state)
+            start = StartGate(backend.sample_rate_hz, options.start_margin, options.trim_lead_in)
+            nursery.start_soon(
+                actors.play, chunk_receive, mark_send, sink, state, start, backend.pace
+            )
             nursery.start_soon(actors.announce, mark_receive, sink, state)
