@@ -78,29 +78,39 @@ class Pace:
     ``encode_s`` is the encoder's recent time per segment; ``chunk_s[k]``
     the decoder's for a segment's chunk ``k`` (chunks past the fourth
     share the last entry: the schedule grows chunks to its cap). Recent
-    means an exponential average, weighted ``weight`` to the newest call,
-    so a machine that becomes busy is seen within a few calls. The first
-    values are a 2-core machine's at rest (measured with the default
-    voice); the first utterance replaces them.
+    means an exponential average, weighted ``weight`` to the newest call.
+    ``slowdown`` is how much longer than so expected the latest calls took:
+    a machine that just became busy (or a burst of sessions at once) shows
+    there at the first call, before the averages catch up, and a new
+    session's first chunks learn from it. The first values are a 2-core
+    machine's at rest (the default voice); the first calls replace them.
+    One :class:`Pace` may be shared by the sessions of a server.
     """
 
     def __init__(self, weight: float = 0.3) -> None:
         self.weight = weight
         self.encode_s = 0.03
         self.chunk_s = [0.02, 0.035, 0.07, 0.11]
+        self.slowdown = 1.0
+
+    def _learn(self, expected_s: float, wall_s: float) -> None:
+        ratio = wall_s / max(expected_s, 1e-6)
+        self.slowdown = max(1.0, self.slowdown + 0.5 * (ratio - self.slowdown))
 
     def encoded(self, wall_s: float) -> None:
+        self._learn(self.encode_s, wall_s)
         self.encode_s += self.weight * (wall_s - self.encode_s)
 
     def decoded(self, index: int, wall_s: float) -> None:
         k = min(index, len(self.chunk_s) - 1)
+        self._learn(self.chunk_s[k], wall_s)
         self.chunk_s[k] += self.weight * (wall_s - self.chunk_s[k])
 
     def next_chunk_s(self, index: int) -> float:
         """Expected time to make a segment's chunk ``index`` (0: its first,
-        which needs the encoder before it)."""
+        which needs the encoder before it), at the load seen now."""
         decode = self.chunk_s[min(index, len(self.chunk_s) - 1)]
-        return decode + (self.encode_s if index == 0 else 0.0)
+        return self.slowdown * (decode + (self.encode_s if index == 0 else 0.0))
 
 
 class StepSlots(Protocol):
@@ -143,11 +153,13 @@ class ThreadedBackend:
     ``open_engine`` makes for a Piper voice.
     """
 
-    def __init__(self, steps: SpeechSteps, slots: StepSlots | None = None) -> None:
+    def __init__(
+        self, steps: SpeechSteps, slots: StepSlots | None = None, pace: Pace | None = None
+    ) -> None:
         self.steps = steps
         self.slots: StepSlots = slots or StepLocks()
         self._compute_s = 0.0
-        self._pace = Pace()
+        self._pace = pace or Pace()
         self._decoding: object = None  # the chunk source of the last chunk made
         self._chunk_index = 0
 

@@ -70,7 +70,8 @@ class FakeBackend:
     word becomes a mark. Costs: ``prepare_s`` per segment (phonemizer),
     ``encode_s`` per segment, ``first_chunk_s`` for a segment's first chunk
     and ``chunk_s`` for each later one. ``fail_on`` makes ``encode`` raise
-    for segments containing that text (fault injection).
+    for segments containing that text (fault injection). ``pace`` may be
+    shared, as a server's sessions share theirs.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class FakeBackend:
         chunk_samples: int = 4096,
         fail_on: str | None = None,
         phonemize: bool = False,
+        pace: Pace | None = None,
     ) -> None:
         self._sample_rate_hz = sample_rate_hz
         self.seconds_per_char = seconds_per_char
@@ -102,7 +104,7 @@ class FakeBackend:
 
             self._phonemizer = Phonemizer("en-us")
         self._compute_s = 0.0
-        self._pace = Pace()
+        self._pace = pace or Pace()
         self.calls: list[str] = []
 
     @property

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import trio
 
+from streamtts import EngineOptions
+from streamtts.backend import Pace
 from streamtts.engine import open_engine
 from streamtts.messages import AudioChunk, Planned
 from streamtts.serve.scheduler import Admission, DeadlineQueue, ModelScheduler, PlayoutDeadline
@@ -47,6 +49,16 @@ def test_deadline_queue_order() -> None:
     gone.gone = True
     assert [queue.pop(), queue.pop(), queue.pop(), queue.pop()] == [soon, also_soon, late, None]
     assert len(queue) == 0
+
+
+def test_playout_deadline_starts_when_the_first_audio_goes_out() -> None:
+    clock = PlayoutDeadline(1000, margin_s=0.0, told_when_playing=True)
+    clock.begin()
+    clock.produced(500, now=10.0)  # made, held back: someone is still waiting
+    assert clock.deadline(now=10.2) == 10.2
+    clock.produced(500, now=10.4)  # not late: nobody was listening yet
+    clock.playing(now=10.5)
+    assert clock.deadline(now=10.6) == 11.5 and clock.late_s == 0.0
 
 
 def test_playout_clock_deadlines_and_lateness() -> None:
@@ -125,7 +137,9 @@ async def stream_underruns(realtime: int, renders: int, fifo: bool) -> list[int]
             await trio.sleep(start_s)  # requests arrive spread, not all at once
             backend = ScheduledFake(scheduler, fifo)
             sink = FakeSink(queue_s=0.3)
-            async with open_engine(backend=backend, sink=sink) as engine:
+            # The scheduler's policy alone: no holding of the first audio.
+            options = EngineOptions(start_margin=0.0)
+            async with open_engine(backend=backend, sink=sink, options=options) as engine:
                 result = await engine.say(text)
             underruns.append(result.stats.underruns)
 
@@ -146,3 +160,39 @@ async def test_real_time_streams_go_before_renders_that_are_ahead(
     for listeners, renders in ((1, 6), (4, 4), (6, 2)):
         assert await stream_underruns(listeners, renders, fifo=False) == [0] * listeners
     assert sum(await stream_underruns(4, 4, fifo=True)) > 20  # what the policy saves
+
+
+async def burst_underruns(sessions: int, margin: float) -> tuple[int, float]:
+    """Underruns and the worst TTFA of ``sessions`` listeners asking at the
+    same instant, on two slots, sharing one measured pace (as a server's
+    sessions do)."""
+    scheduler, pace = ModelScheduler(slots=2), Pace()
+    text = " ".join(["A real-time stream that must never run dry."] * 4)
+    results: list[tuple[int, float]] = []
+
+    async def listen() -> None:
+        backend = ScheduledFake(scheduler)
+        backend._pace = pace
+        options = EngineOptions(start_margin=margin)
+        async with open_engine(backend=backend, sink=FakeSink(queue_s=0.3), options=options) as e:
+            result = await e.say(text)
+        assert result.stats.ttfa_s is not None
+        results.append((result.stats.underruns, result.stats.ttfa_s))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(sessions):
+            nursery.start_soon(listen)
+    return sum(u for u, _ in results), max(t for _, t in results)
+
+
+async def test_a_burst_of_sessions_holds_first_audio_instead_of_breaking(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Twelve sessions at the same instant: each first chunk comes out
+    while the others' starts still crowd the slots; played at once, the
+    second comes too late. Held until it covers the next chunk at the pace
+    measured across sessions, every stream plays whole, a little later."""
+    held, held_ttfa = await burst_underruns(12, margin=1.5)
+    played_at_once, _ = await burst_underruns(12, margin=0.0)
+    assert held == 0 and played_at_once > 0
+    assert held_ttfa < 1.0  # later, and still well under a second

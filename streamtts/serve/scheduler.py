@@ -159,29 +159,43 @@ class PlayoutDeadline:
     """When one session's next audio is needed (see the module docstring).
 
     Sans-IO: the caller passes the time. ``begin`` at each utterance;
-    ``produced`` after each chunk; ``deadline`` for the next call.
+    ``produced`` after each chunk; ``playing`` when its first audio goes
+    out (an utterance holds its first chunks until they cover the next:
+    the listener's clock starts then, not when they were made; without
+    ``playing`` the first chunk made starts it); ``deadline`` for the next
+    call. Audio made before the listener's clock started is never late.
     """
 
-    def __init__(self, sample_rate_hz: int, margin_s: float = 0.2) -> None:
+    def __init__(
+        self, sample_rate_hz: int, margin_s: float = 0.2, *, told_when_playing: bool = False
+    ) -> None:
         self.sample_rate_hz = sample_rate_hz
         self.margin_s = margin_s  # ask for the slot this much before running dry
+        self.told_when_playing = told_when_playing  # ``playing`` will say when it goes out
         self.first_audio_at: float | None = None
         self.produced_s = 0.0
         self.late_s = 0.0  # audio that was made after the listener needed it
+        self._out = False  # the first audio went out: the listener's clock runs
 
     def begin(self) -> None:
         self.first_audio_at = None
         self.produced_s = 0.0
+        self._out = False
+
+    def playing(self, now: float) -> None:
+        if not self._out:
+            self._out = True
+            self.first_audio_at = now
 
     def deadline(self, now: float) -> float:
-        if self.first_audio_at is None:
-            return now
+        if self.first_audio_at is None or (self.told_when_playing and not self._out):
+            return now  # someone is waiting for sound
         return self.first_audio_at + self.produced_s - self.margin_s
 
     def produced(self, samples: int, now: float) -> None:
         if self.first_audio_at is None:
             self.first_audio_at = now
-        else:
+        elif self._out or not self.told_when_playing:
             due = self.first_audio_at + self.produced_s
             self.late_s += max(0.0, now - due)
         self.produced_s += samples / self.sample_rate_hz

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..backend import ThreadedBackend
+from ..backend import Pace, ThreadedBackend
 from ..config import ChunkSchedule, EngineOptions, SynthesisOptions
 from ..conversation.refusals import Refusal
 from ..conversation.requests import UtteranceRequest
@@ -56,6 +56,10 @@ class ServerState:
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
     sessions: int = 0  # connections open now
     draining: bool = False
+    # How long model calls take now, across sessions: a burst of new ones
+    # shows in the first calls, and each holds its first audio until it
+    # covers the next chunk at that pace (EngineOptions.start_margin).
+    pace: Pace = field(default_factory=Pace)
 
 
 class _Place:
@@ -142,13 +146,16 @@ async def open_session(
     """A session on the shared voice, speaking for ``shell``."""
     synthesis = SynthesisOptions(seed=state.seed)
     steps = PiperSteps(state.voice, synthesis, state.schedule)
-    playout = PlayoutDeadline(steps.sample_rate_hz)
-    backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout))
+    playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
+    backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout), state.pace)
     options = EngineOptions(synthesis=synthesis, schedule=state.schedule)
     state.sessions += 1
     try:
         async with open_engine(
-            backend=backend, sink=CallbackSink(shell.audio), options=options, on_event=shell.heard
+            backend=backend,
+            sink=CallbackSink(shell.audio, on_playing=playout.playing),
+            options=options,
+            on_event=shell.heard,
         ) as engine:
             yield Session(state, engine, playout, door)
     finally:
