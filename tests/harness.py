@@ -57,6 +57,48 @@ class MonitorRecorder:
     def audio(self) -> np.ndarray:
         return np.concatenate([block for _, block in self.blocks])
 
+    def sound_since(self, since: float, threshold: float) -> float | None:
+        """When the first sample louder than ``threshold`` played at or after
+        ``since`` (``perf_counter()`` time), if one has been recorded."""
+        for captured_at, block in list(self.blocks):
+            end = captured_at + block.size / self.rate
+            if end < since:
+                continue
+            loud = np.flatnonzero(np.abs(block) > threshold)
+            for index in loud:
+                at = float(captured_at + index / self.rate)
+                if at >= since:
+                    return at
+        return None
+
+    def wait_sound(self, since: float, threshold: float, timeout_s: float = 20.0) -> float:
+        """Block until sound is heard at or after ``since``; when it was."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            heard = self.sound_since(since, threshold)
+            if heard is not None:
+                return heard
+            time.sleep(0.01)
+        raise TimeoutError(f"nothing was heard within {timeout_s} s")
+
+    def wait_quiet(self, quiet_s: float, threshold: float, timeout_s: float = 20.0) -> float:
+        """Block until the monitor has been quiet for ``quiet_s``; when the
+        last sound before that ended."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            last = self.last_sound(threshold)
+            if last is not None and time.perf_counter() - last >= quiet_s:
+                return last
+            time.sleep(0.02)
+        raise TimeoutError(f"still sounding after {timeout_s} s")
+
+    def last_sound(self, threshold: float) -> float | None:
+        for captured_at, block in reversed(list(self.blocks)):
+            loud = np.flatnonzero(np.abs(block) > threshold)
+            if loud.size:
+                return float(captured_at + loud[-1] / self.rate)
+        return None
+
     def time_of(self, index: int) -> float:
         """``perf_counter()`` time at which recorded sample ``index`` was played."""
         seen = 0

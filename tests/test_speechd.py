@@ -144,11 +144,13 @@ def dispatcher(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Ite
 
 
 def record(work, seconds_after: float = 0.5):  # type: ignore[no-untyped-def]
+    """Run ``work(recorder)`` while the monitor is recorded (so it can wait
+    on what is heard, never on the clock: a busy machine starts later)."""
     import sounddevice as sd
 
     rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
     with MonitorRecorder(sd, MONITOR, rate) as recorder:
-        result = work()
+        result = work(recorder)
         time.sleep(seconds_after)
     return recorder, rate, result
 
@@ -185,7 +187,7 @@ def transcribe(whisper, recorder: MonitorRecorder, rate: int) -> str:  # type: i
 
 
 def test_spd_say_is_heard(dispatcher: Dispatcher, whisper) -> None:  # type: ignore[no-untyped-def]
-    recorder, rate, _ = record(lambda: dispatcher.say("-w", "The quick brown fox jumps."))
+    recorder, rate, _ = record(lambda _: dispatcher.say("-w", "The quick brown fox jumps."))
     start, end = audible_span(recorder)
     assert end - start > 0.8
     heard = transcribe(whisper, recorder, rate)
@@ -205,7 +207,7 @@ def test_a_client_chooses_the_voice_by_name_or_language(dispatcher: Dispatcher) 
     assert "en_US-joe-medium" in listed and SLOW in listed, listed
 
     def heard_for(*args: str) -> float:
-        recorder, _, _ = record(lambda: dispatcher.say("-w", *args, "Open the file."))
+        recorder, _, _ = record(lambda _: dispatcher.say("-w", *args, "Open the file."))
         start, end = audible_span(recorder)
         return end - start
 
@@ -233,7 +235,7 @@ def test_ssml_marks_reach_the_client_in_order_when_heard(dispatcher: Dispatcher)
     try:
         client.set_data_mode(speechd.DataMode.SSML)
 
-        def speak() -> None:
+        def speak(_: MonitorRecorder) -> None:
             client.speak(
                 '<speak>First words here, <mark name="one"/>then the middle part, '
                 '<mark name="two"/>and the end.</speak>',
@@ -272,22 +274,30 @@ def test_pause_stops_at_a_sentence_end_and_resume_goes_on(dispatcher: Dispatcher
     def callback(kind, index_mark=None):  # type: ignore[no-untyped-def]
         events.append((kind, time.perf_counter()))
 
-    def speak() -> None:
+    def wait_for(kind: object, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any(k == kind for k, _ in events) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def speak(recorder: MonitorRecorder) -> None:
+        asked["speak"] = time.perf_counter()
         client.speak(
             "The first sentence is said in full. Then a second one follows it. "
             "And a third sentence closes the message.",
             callback=callback,
             event_types=(kinds.PAUSE, kinds.RESUME, kinds.END),
         )
-        time.sleep(0.8)  # inside the first sentence
+        # Paused once the first sentence is heard (however late a busy
+        # machine starts it), well inside it: it lasts about two seconds.
+        heard = recorder.wait_sound(asked["speak"], AUDIBLE)
+        time.sleep(max(0.0, heard + 0.4 - time.perf_counter()))
         asked["pause"] = time.perf_counter()
         client.pause()
-        time.sleep(2.5)
+        wait_for(kinds.PAUSE)
+        time.sleep(1.0)  # a second of silence to hear: paused, not played through
         asked["resume"] = time.perf_counter()
         client.resume()
-        deadline = time.monotonic() + 20
-        while not any(kind == kinds.END for kind, _ in events) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(kinds.END)
 
     try:
         recorder, rate, _ = record(speak)
@@ -322,9 +332,11 @@ def test_cancel_silences_the_monitor_fast(dispatcher: Dispatcher) -> None:
     long_text = "This sentence goes on and on, so that it is still speaking when cancelled. " * 4
     asked: list[float] = []
 
-    def speak_then_cancel() -> None:
+    def speak_then_cancel(recorder: MonitorRecorder) -> None:
+        said = time.perf_counter()
         dispatcher.say(long_text)
-        time.sleep(2.0)
+        heard = recorder.wait_sound(said, AUDIBLE)  # cancelled while it is speaking
+        time.sleep(max(0.0, heard + 0.5 - time.perf_counter()))
         asked.append(time.perf_counter())
         dispatcher.say("-C")
 
@@ -341,11 +353,17 @@ def test_the_server_keeps_answering_while_a_long_text_plays(dispatcher: Dispatch
     """The module sends its audio at the pace it plays: sent all at once,
     speech-dispatcher's reader blocked on its full play queue and answered
     no client (seen: five `spd-say -L` in a row unanswered for 10 s each)."""
+    import sounddevice as sd
+
     long_text = "This long sentence keeps going so that it is still speaking later. " * 8
-    dispatcher.say(long_text)
+    rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
+    with MonitorRecorder(sd, MONITOR, rate) as recorder:
+        said = time.perf_counter()
+        dispatcher.say(long_text)
+        recorder.wait_sound(said, AUDIBLE)  # it is playing: the server's queue is in use
     try:
         for _ in range(3):
-            time.sleep(0.8)
+            time.sleep(0.8)  # spaced out over the playing
             started = time.perf_counter()
             listed = subprocess.run(
                 ["spd-say", "-L"], env=dispatcher.env, capture_output=True, text=True, timeout=5
@@ -394,12 +412,13 @@ def test_typing_echo_burst_leaves_only_the_last(dispatcher: Dispatcher, whisper)
     words = [f"item {n}" for n in range(29)] + ["Good morning, everyone."]
     try:
 
-        def burst() -> None:
+        def burst(recorder: MonitorRecorder) -> None:
             for word in words:
                 client.cancel()
                 client.speak(word)
-                time.sleep(0.01)
-            time.sleep(2.5)
+                time.sleep(0.01)  # as fast as a typist's echo
+            recorder.wait_sound(time.perf_counter(), AUDIBLE)
+            recorder.wait_quiet(0.7, AUDIBLE)  # the last word said, then silence
 
         recorder, rate, _ = record(burst)
     finally:
@@ -421,7 +440,7 @@ def test_the_pitch_setting_moves_the_pitch_heard(dispatcher: Dispatcher) -> None
             client.set_pitch(pitch)
             done: list[int] = []
 
-            def speak(done: list[int] = done) -> None:
+            def speak(_: MonitorRecorder, done: list[int] = done) -> None:
                 client.speak("The quick brown fox jumps over the lazy dog.",
                              callback=lambda kind, **_: done.append(1),
                              event_types=(speechd.CallbackType.END,))  # fmt: skip
@@ -450,7 +469,7 @@ def test_reading_modes_change_what_is_said(dispatcher: Dispatcher) -> None:
             setup()
             done: list[float] = []
 
-            def speak(done: list[float] = done) -> None:
+            def speak(_: MonitorRecorder, done: list[float] = done) -> None:
                 client.speak("Hi, Bob.", callback=lambda kind, **_: done.append(1),
                              event_types=(speechd.CallbackType.END,))  # fmt: skip
                 deadline = time.monotonic() + 20
