@@ -15,13 +15,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from .backend import Backend, ThreadedBackend
-from .config import EngineOptions
+from .config import EngineOptions, check_delivery
 from .errors import ConfigError, StreamTTSError
 from .events import Event, UtteranceStats
 from .sinks.base import Sink
@@ -105,6 +106,7 @@ class Engine:
         text_options: TextOptions | None = None,
         rate: float = 1.0,
         *,
+        delivery: str | None = None,
         on_turn: Callable[[], None] | None = None,
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
     ) -> Utterance:
@@ -116,9 +118,14 @@ class Engine:
             result = await utterance.wait()
 
         ``text_options`` replace the engine's ``options.text``; ``rate``
-        multiplies the voice's pace for this utterance only; ``on_turn`` is
-        called as its turn begins. Returns the finished utterance."""
-        utterance = Utterance(self, text_options or self.options.text, rate, on_turn)
+        multiplies the voice's pace for this utterance only; ``delivery``
+        (``"calm"`` or ``"lively"``) replaces the engine's
+        ``options.synthesis.delivery`` for it (a bad one: ``ConfigError``);
+        ``on_turn`` is called as its turn begins. Returns the finished
+        utterance."""
+        if delivery is not None:
+            check_delivery(delivery)
+        utterance = Utterance(self, text_options or self.options.text, rate, on_turn, delivery)
         self._active += 1
         try:
             task_status.started(utterance)
@@ -127,12 +134,15 @@ class Engine:
             self._active -= 1
         return utterance
 
-    async def say(self, text: str, *, text_options: TextOptions | None = None) -> UtteranceResult:
+    async def say(
+        self, text: str, *, text_options: TextOptions | None = None, delivery: str | None = None
+    ) -> UtteranceResult:
         """Speak ``text`` and return once it has been heard (or interrupted).
 
         ``text_options`` (format, markdown's code blocks and tables, emoji)
-        replace the engine's ``options.text`` for this utterance."""
-        async with self.stream(text_options=text_options) as stream:
+        replace the engine's ``options.text`` for this utterance, and
+        ``delivery`` its ``options.synthesis.delivery``."""
+        async with self.stream(text_options=text_options, delivery=delivery) as stream:
             await stream.send(text)
         assert stream.result is not None
         return stream.result
@@ -146,14 +156,21 @@ class Engine:
         return await self.say(reading.say_key(key), text_options=_AS_WRITTEN)
 
     @asynccontextmanager
-    async def stream(self, *, text_options: TextOptions | None = None) -> AsyncIterator[TextStream]:
-        """One utterance from text pieces; see :class:`TextStream`.
+    async def stream(
+        self, *, text_options: TextOptions | None = None, delivery: str | None = None
+    ) -> AsyncIterator[TextStream]:
+        """One utterance from text pieces; see :class:`TextStream`
+        (``text_options`` and ``delivery`` as for :meth:`say`).
 
         If the block raises (or is cancelled), what was sent is interrupted
         rather than spoken to its end."""
         if self._closing.is_set():
             raise StreamTTSError("the engine is closed")
-        utterance: Utterance = await self._utterances.start(self.utterance, text_options)
+        if delivery is not None:
+            check_delivery(delivery)  # here, not inside the task: the error comes out whole
+        utterance: Utterance = await self._utterances.start(
+            partial(self.utterance, text_options, delivery=delivery)
+        )
         stream = TextStream(utterance)
         try:
             yield stream

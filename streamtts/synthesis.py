@@ -158,6 +158,8 @@ class PiperSteps:
         if segment.rate != 1.0:  # SSML prosody or emphasis
             rate = min(10.0, max(0.1, options.rate * segment.rate))
             options = replace(options, rate=rate)
+        if segment.delivery is not None:  # the utterance's own
+            options = replace(options, delivery=segment.delivery)
         if segment.tone:
             audio = capital_tone(voice.sample_rate_hz)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)

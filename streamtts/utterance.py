@@ -67,10 +67,12 @@ class Utterance:
         text_options: TextOptions,
         rate: float = 1.0,
         on_turn: Callable[[], None] | None = None,
+        delivery: str | None = None,
     ) -> None:
         self._stage = stage
         self.text_options = text_options
         self.rate = rate
+        self.delivery = delivery  # None: the engine's synthesis options say
         self._on_turn = on_turn
         size = stage.options.channels.text_pieces
         self._text_send, self._text_receive = trio.open_memory_channel[TextPiece](size)
@@ -161,7 +163,10 @@ class Utterance:
             options.trim_lead_in,
         )
         pipeline = TextPipeline(
-            FrontEnd(self.text_options), Segmenter(options.segmenter), rate=self.rate
+            FrontEnd(self.text_options),
+            Segmenter(options.segmenter),
+            rate=self.rate,
+            delivery=self.delivery,
         )
         state = UtteranceState(number, pipeline, output, stage.emit)
         self._compute_before = stage.backend.compute_s

@@ -31,6 +31,7 @@ def speak_defaults() -> dict[str, object]:
     engine = EngineOptions()
     return {
         "--rate": engine.synthesis.rate,
+        "--delivery": engine.synthesis.delivery,
         "--stall": engine.stall_s,
         "--text-format": speak_command.TEXT_FORMAT,
         "--code-blocks": engine.text.code_blocks,
@@ -51,6 +52,7 @@ def serve_defaults() -> dict[str, object]:
         "--wyoming": " ".join(server.wyoming),
         "--max-streams": server.max_streams,
         "--model-slots": server.model_slots,
+        "--delivery": server.delivery,
         "--idle-timeout": server.http_limits.idle_s,
         "--drain": server.drain_s,
     }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..config import DELIVERIES
 from ..errors import ConfigError
 from ._command import Command
 
@@ -129,6 +130,14 @@ def _add_limits(parser: argparse.ArgumentParser, default: _Default) -> None:
         default=default(lambda o: o.seed),
         help="make every session's audio reproducible",
     )
+    parser.add_argument(
+        "--delivery",
+        choices=tuple(DELIVERIES),
+        default=default(lambda o: o.delivery),
+        help="calm (the voice's noise scales x0.7) or lively (its own); a request may ask "
+        "for either ('delivery' in the body, ?delivery= on the WebSocket) "
+        "(default %(default)s)",
+    )
     event_s = default(lambda o: o.wyoming_limits.event_s)
     parser.add_argument(
         "--idle-timeout",
@@ -160,6 +169,7 @@ def options(args: argparse.Namespace) -> ServeOptions:
         max_streams=args.max_streams,
         model_slots=args.model_slots,
         seed=args.seed,
+        delivery=args.delivery,
         drain_s=args.drain,
         http_limits=replace(defaults.http_limits, idle_s=idle_s),
         wyoming_limits=replace(

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..config import EngineOptions, SynthesisOptions
+from ..config import DELIVERIES, EngineOptions, SynthesisOptions
 from ..errors import AudioDeviceError, InputTextError
 from ..sinks.base import Sink
 from ..sinks.files import FileSink
@@ -75,6 +75,13 @@ def _add_voice(parser: argparse.ArgumentParser, synthesis: SynthesisOptions) -> 
         type=int,
         default=synthesis.seed,
         help="make the voice's random variation reproducible",
+    )
+    parser.add_argument(
+        "--delivery",
+        choices=tuple(DELIVERIES),
+        default=synthesis.delivery,
+        help="calm (the voice's noise scales x0.7: heard the same way more often) or lively "
+        "(the voice's own variation) (default %(default)s); --noise-scale and --noise-w win",
     )
     parser.add_argument(
         "--noise-scale",
@@ -194,6 +201,7 @@ def synthesis_options(args: argparse.Namespace) -> SynthesisOptions:
         noise_w_scale=args.noise_w,
         seed=args.seed,
         speaker=args.speaker,
+        delivery=args.delivery,
     )
 
 

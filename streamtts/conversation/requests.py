@@ -11,12 +11,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .. import config
 from ..text.frontend import TextOptions
 from .refusals import BAD_REQUEST, Refusal
 
-__all__ = ["TEXT_FORMATS", "UtteranceRequest", "speaking_rate", "text_format"]
+__all__ = [
+    "DELIVERIES",
+    "TEXT_FORMATS",
+    "UtteranceRequest",
+    "delivery",
+    "speaking_rate",
+    "text_format",
+]
 
 TEXT_FORMATS = ("markdown", "plain", "ssml")
+DELIVERIES = tuple(config.DELIVERIES)
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,13 @@ class UtteranceRequest:
       for the speaker's default.
     - ``rate``: speaking rate on top of the speaker's (1.0 = unchanged).
     - ``voice``: a voice by name; None for the speaker's own.
+    - ``delivery``: ``"calm"`` or ``"lively"``; None for the speaker's own.
     """
 
     reading: TextOptions | None = None
     rate: float = 1.0
     voice: str | None = None
+    delivery: str | None = None
 
 
 def text_format(value: object, param: str = "text_format") -> str:
@@ -42,6 +53,13 @@ def text_format(value: object, param: str = "text_format") -> str:
             BAD_REQUEST, f"{param} must be {choices} or '{TEXT_FORMATS[-1]}'", param=param
         )
     assert isinstance(value, str)
+    return value
+
+
+def delivery(value: object, param: str = "delivery") -> str:
+    """``value`` as a delivery, or a refusal that names the choices."""
+    if not (isinstance(value, str) and value in DELIVERIES):
+        raise Refusal(BAD_REQUEST, f"{param} must be 'calm' or 'lively'", param=param)
     return value
 
 

@@ -39,7 +39,7 @@ from ..conversation.refusals import (
     INTERNAL,
     Refusal,
 )
-from ..conversation.requests import UtteranceRequest, speaking_rate, text_format
+from ..conversation.requests import UtteranceRequest, delivery, speaking_rate, text_format
 from ..conversation.shell import ConversationShell
 from ..text.frontend import TextOptions
 from .formats import OPENAI_RATE_HZ, RESPONSE_FORMATS, AudioEncoder, sse_delta, sse_event
@@ -128,8 +128,8 @@ def json_body(body: bytes) -> dict[str, Any]:
 def speak_fields(fields: dict[str, Any], voice_name: str, default_format: str) -> tuple[Speak, str]:
     """What OpenAI-style speech requests share: ``input``, ``model``,
     ``voice`` (OpenAI's names mean the loaded voice), ``speed``,
-    ``response_format`` and our ``text_format``; the utterance and the
-    audio format, or a refusal."""
+    ``response_format`` and our ``text_format`` and ``delivery``; the
+    utterance and the audio format, or a refusal."""
     text = fields.get("input")
     if not isinstance(text, str) or not text.strip():
         raise _bad("'input' must be a non-empty string", "input")
@@ -151,7 +151,8 @@ def speak_fields(fields: dict[str, Any], voice_name: str, default_format: str) -
         )
     reading = TextOptions(format=text_format(fields.get("text_format", "markdown")))
     rate = speaking_rate(fields.get("speed", 1.0))
-    request = UtteranceRequest(reading=reading, rate=rate, voice=voice)
+    chosen = None if fields.get("delivery") is None else delivery(fields["delivery"])
+    request = UtteranceRequest(reading=reading, rate=rate, voice=voice, delivery=chosen)
     return Speak(text, request), response_format
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import trio
 
-from ..config import ChunkSchedule
+from ..config import ChunkSchedule, SynthesisOptions, check_delivery
 from ..errors import ConfigError, leaves
 from .http import build_app
 from .limits import HttpLimits
@@ -58,6 +58,7 @@ class ServeOptions:
     max_streams: int = 8
     model_slots: int = 2
     seed: int | None = None
+    delivery: str = SynthesisOptions.delivery
     drain_s: float = 10.0
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     wyoming_limits: WyomingLimits = field(default_factory=WyomingLimits)
@@ -80,6 +81,7 @@ class ServeOptions:
                         f"--wyoming {uri!r}: Wyoming has no authentication, so a "
                         "non-loopback address needs --no-auth (use a firewall)"
                     )
+        check_delivery(self.delivery)
         if self.max_streams < 1 or self.model_slots < 1:
             raise ConfigError("--max-streams and --model-slots must be at least 1")
 
@@ -104,6 +106,7 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
         ModelScheduler(options.model_slots),
         Admission(options.max_streams),
         seed=options.seed,
+        delivery=options.delivery,
         schedule=SERVER_SCHEDULE,
     )
     shutdown = trio.Event()

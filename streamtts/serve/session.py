@@ -53,6 +53,7 @@ class ServerState:
     admission: Admission
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     seed: int | None = None
+    delivery: str = SynthesisOptions.delivery  # each request may ask for its own
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
     sessions: int = 0  # connections open now
     draining: bool = False
@@ -97,7 +98,7 @@ class Session:
         place = _Place(state.admission)
         try:
             reading = request.reading or NETWORK_READING
-            utterance: Utterance = await nursery.start(self._speak, reading, request.rate, place)
+            utterance: Utterance = await nursery.start(self._speak, reading, request, place)
         finally:
             if not place.taken:  # the task never ran: nobody else gives the place back
                 place.give_back()
@@ -106,7 +107,7 @@ class Session:
     async def _speak(
         self,
         reading: TextOptions,
-        rate: float,
+        request: UtteranceRequest,
         place: _Place,
         *,
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
@@ -118,7 +119,11 @@ class Session:
         late_before = self.playout.late_s
         try:
             finished = await self.engine.utterance(
-                reading, rate, on_turn=self.playout.begin, task_status=task_status
+                reading,
+                request.rate,
+                delivery=request.delivery,
+                on_turn=self.playout.begin,
+                task_status=task_status,
             )
         finally:
             place.give_back()
@@ -144,7 +149,7 @@ async def open_session(
     state: ServerState, door: str, shell: ConversationShell
 ) -> AsyncIterator[Session]:
     """A session on the shared voice, speaking for ``shell``."""
-    synthesis = SynthesisOptions(seed=state.seed)
+    synthesis = SynthesisOptions(seed=state.seed, delivery=state.delivery)
     steps = PiperSteps(state.voice, synthesis, state.schedule)
     playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
     backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout), state.pace)

@@ -4,8 +4,8 @@ Client → server, JSON text messages: ``{"type": "text", "text": ...}``,
 ``{"type": "flush"}`` (speak the words so far), ``{"type": "end"}`` (the
 utterance's text is complete), ``{"type": "interrupt"}``. Text after an
 end or an interrupt starts the next utterance (queued behind the one
-speaking). The query may set ``text_format`` (markdown, plain, ssml) and
-``speed`` (0.25-4).
+speaking). The query may set ``text_format`` (markdown, plain, ssml),
+``speed`` (0.25-4) and ``delivery`` (calm, lively).
 
 Server → client: first ``{"type": "ready", "sample_rate_hz", "format":
 "s16le"}``; then binary messages of audio (s16le mono at that rate) as
@@ -32,7 +32,7 @@ from ..conversation import outputs
 from ..conversation.core import Conversation, Rules
 from ..conversation.inputs import ClientInput, End, Flush, Interrupt, Malformed, Text
 from ..conversation.refusals import BAD_REQUEST, IDLE, UNKNOWN_EVENT, Refusal
-from ..conversation.requests import UtteranceRequest, speaking_rate, text_format
+from ..conversation.requests import UtteranceRequest, delivery, speaking_rate, text_format
 from ..conversation.shell import ConversationShell
 from ..sinks.wav import float_to_s16
 from ..text.frontend import TextOptions
@@ -85,7 +85,13 @@ def websocket_request(query: Mapping[str, str]) -> tuple[UtteranceRequest, list[
     except (Refusal, ValueError):
         problems.append(Refusal(BAD_REQUEST, "speed must be a number from 0.25 to 4; using 1"))
         rate = 1.0
-    return UtteranceRequest(reading=reading, rate=rate, voice=query.get("voice")), problems
+    chosen = None
+    try:
+        chosen = None if query.get("delivery") is None else delivery(query["delivery"])
+    except Refusal as refusal:
+        problems.append(Refusal(refusal.code, f"{refusal.message}; using the server's"))
+    voice = query.get("voice")
+    return UtteranceRequest(reading=reading, rate=rate, voice=voice, delivery=chosen), problems
 
 
 def report_messages(report: outputs.ClientReport) -> list[bytes | str]:

@@ -4,7 +4,7 @@ front end → segmenter → annotate: the :class:`~streamtts.text.frontend.Front
 turns what the caller wrote into what a listener should hear, the
 :class:`~streamtts.text.segmenter.Segmenter` cuts it where a boundary is
 certain, and each segment is annotated with how it is said (SSML prosody,
-a tone, the utterance's rate). The plain path (``Synthesizer.segments``)
+a tone, the utterance's rate and delivery). The plain path (``Synthesizer.segments``)
 and the engine's ``segment_text`` actor both run this one object; it does
 no I/O and keeps no clock.
 """
@@ -34,7 +34,8 @@ class TextPipeline:
     segment's own (SSML prosody and emphasis set that one). A call's work
     grows with the text it is given (the ``segment_text`` actor feeds a
     long text in slices); nothing blocks. Not thread-safe; one per
-    utterance.
+    utterance. ``delivery``, when given, is carried on every segment (the
+    synthesis steps read it; None: the engine's own).
     """
 
     def __init__(
@@ -43,12 +44,14 @@ class TextPipeline:
         segmenter: Segmenter | None = None,
         *,
         rate: float = 1.0,
+        delivery: str | None = None,
     ) -> None:
         if not (math.isfinite(rate) and rate > 0.0):
             raise ConfigError(f"rate must be a positive factor (1.0: as spoken), got {rate!r}")
         self._frontend = frontend or FrontEnd()
         self._segmenter = segmenter or Segmenter()
         self.rate = rate
+        self.delivery = delivery
 
     @property
     def offsets(self) -> Offsets:
@@ -83,6 +86,8 @@ class TextPipeline:
 
     def _annotated(self, segments: list[Segment]) -> list[Segment]:
         annotated = [self._frontend.annotate(segment) for segment in segments]
-        if self.rate == 1.0:
-            return annotated
-        return [replace(segment, rate=segment.rate * self.rate) for segment in annotated]
+        if self.rate != 1.0:
+            annotated = [replace(s, rate=s.rate * self.rate) for s in annotated]
+        if self.delivery is not None:
+            annotated = [replace(s, delivery=self.delivery) for s in annotated]
+        return annotated

@@ -27,7 +27,9 @@ class Segment:
     length, stall or end. ``rate``, ``volume`` and ``pitch`` are factors on
     the utterance's own (SSML prosody and emphasis); ``ipa``, when given, is
     said instead of what espeak-ng would make of the text (SSML phoneme);
-    ``tone`` makes the segment a short tone (a capital letter signalled).
+    ``tone`` makes the segment a short tone (a capital letter signalled);
+    ``delivery`` is the utterance's own (``"calm"`` or ``"lively"``, see
+    :class:`~streamtts.config.SynthesisOptions`), None for the engine's.
     """
 
     text: str
@@ -40,6 +42,7 @@ class Segment:
     pitch: float = 1.0
     ipa: str | None = None
     tone: bool = False  # a short tone, not speech (capital letters signalled)
+    delivery: str | None = None
 
     @property
     def speakable(self) -> bool:

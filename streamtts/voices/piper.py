@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import SynthesisOptions
+from ..config import DELIVERIES, SynthesisOptions
 from ..errors import ConfigError, VoiceError
 from ..text.phoneme_ids import PhonemeIds
 from .options import VoiceOptions
@@ -191,10 +191,15 @@ class PiperVoice:
     # -- options -----------------------------------------------------------
 
     def scales(self, options: SynthesisOptions) -> np.ndarray:
-        """The graph's [noise, length, noise_w] scales for these options."""
+        """The graph's [noise, length, noise_w] scales for these options: the
+        voice's own noise scales times the delivery's factor, unless given."""
         config = self.config
-        noise = config.noise_scale if options.noise_scale is None else options.noise_scale
-        noise_w = config.noise_w_scale if options.noise_w_scale is None else options.noise_w_scale
+        factor = DELIVERIES[options.delivery]
+        noise, noise_w = options.noise_scale, options.noise_w_scale
+        if noise is None:
+            noise = config.noise_scale * factor
+        if noise_w is None:
+            noise_w = config.noise_w_scale * factor
         return np.array([noise, config.length_scale / options.rate, noise_w], dtype=np.float32)
 
     def speaker_id(self, options: SynthesisOptions) -> int:
