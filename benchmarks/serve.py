@@ -15,7 +15,9 @@ it. Measured:
   paragraph and playing it in real time from its first chunk (arrivals
   spread over the first second): TTFA p50/p95, and the share of audio that
   arrived after the moment it was due to play; the largest N with none late;
-- peak RSS of each server process during the ramp.
+- peak RSS of each server process during the ramp;
+- simultaneous bursts of 1, 4, 8, 16 clients asking at the same instant,
+  at the server's default admission: TTFA, late audio, refusals.
 
 Writes benchmarks/results/serve.json, serve.md and serve.png.
 """
@@ -54,12 +56,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(name: str) -> tuple[subprocess.Popen[bytes], int]:
+def start(name: str, admission: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    """A server on a free port; streamtts admits 16 streams, or with
+    ``admission`` its default (what a simultaneous burst carries)."""
     port = free_port()
     if name == "streamtts":
+        limit = [] if admission else ["--max-streams", "16"]
         command = [
             sys.executable, "-m", "streamtts", "serve", "--no-http",
-            "--wyoming", f"tcp://127.0.0.1:{port}", "--max-streams", "16",
+            "--wyoming", f"tcp://127.0.0.1:{port}", *limit,
         ]  # fmt: skip
     else:
         command = [
@@ -122,7 +127,8 @@ async def stream_words(port: int, text: str, seed: int) -> float:
 
 
 async def realtime_client(port: int, text: str, delay_s: float) -> dict[str, float]:
-    """Speak ``text`` and play it from the first chunk on; how late was it?"""
+    """Speak ``text`` and play it from the first chunk on; how late was it?
+    (A refusal comes back as ``refused`` with the time it took.)"""
     await asyncio.sleep(delay_s)
     async with AsyncTcpClient("127.0.0.1", port) as client:
         started = time.perf_counter()
@@ -132,6 +138,8 @@ async def realtime_client(port: int, text: str, delay_s: float) -> dict[str, flo
         late_s = total_s = 0.0
         while (event := await client.read_event()) is not None:
             now = time.perf_counter()
+            if event.type == "error":
+                return {"refused": 1.0, "refused_after_s": now - started}
             if AudioChunk.is_type(event.type):
                 chunk = AudioChunk.from_event(event)
                 if t0 is None:
@@ -188,6 +196,50 @@ def measure(name: str, quick: bool) -> dict[str, Any]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def burst(name: str, sizes: tuple[int, ...]) -> dict[int, list[dict[str, float]]]:
+    """``n`` clients asking for a paragraph at the same instant, each played
+    in real time from its first chunk, at the server's default admission."""
+    process, port = start(name, admission=True)
+    try:
+        asyncio.run(synthesize(port, "Warm up."))
+        measured: dict[int, list[dict[str, float]]] = {}
+        for n in sizes:
+            texts = [PARAGRAPHS[k % len(PARAGRAPHS)] for k in range(n)]
+
+            async def at_once(texts: list[str] = texts) -> list[dict[str, float]]:
+                return list(await asyncio.gather(*(realtime_client(port, t, 0.0) for t in texts)))
+
+            measured[n] = asyncio.run(at_once())
+            time.sleep(1.0)
+        return measured
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def burst_lines(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "Simultaneous bursts at the default admission (every client asks at the same instant):",
+        "",
+        "| clients at once | server | TTFA p50 / p95 | audio late | refused (answered within) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("streamtts", "wyoming-piper"):
+        for n, clients in results.get("burst", {}).get(name, {}).items():
+            served = [c for c in clients if not c.get("refused")]
+            refused = [c for c in clients if c.get("refused")]
+            ttfa = [c["ttfa_s"] for c in served] or [float("nan")]
+            audio = sum(c["audio_s"] for c in served)
+            late = 100 * sum(c["late_s"] for c in served) / max(audio, 1e-9)
+            within = max((c["refused_after_s"] for c in refused), default=0.0)
+            lines.append(
+                f"| {n} | {name} | {1000 * pct(ttfa, 50):.0f} / {1000 * pct(ttfa, 95):.0f} ms "
+                f"| {late:.2f}% | {len(refused)} ({1000 * within:.0f} ms) |"
+            )
+    return lines
 
 
 def pct(values: list[float], q: float) -> float:
@@ -287,7 +339,12 @@ def main() -> None:
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         results[name] = measure(name, args.quick)
         print(f"benchmark: {name} done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    save("serve", results, summarize(results))
+    sizes = (1, 4, 8, 16)
+    results["burst"] = {}
+    for name in ("streamtts", "wyoming-piper"):
+        print(f"benchmark: {name}, simultaneous bursts ...", file=sys.stderr, flush=True)
+        results["burst"][name] = burst(name, sizes)
+    save("serve", results, summarize(results) + burst_lines(results))
     plot(results)
 
 

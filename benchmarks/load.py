@@ -1,0 +1,179 @@
+"""Speech on a busy machine: gaps heard, with 0, 1 and 2 other processes
+keeping the cores busy at the same priority.
+
+    eval "$(scripts/sound-server start)"; .venv/bin/python benchmarks/load.py
+    .venv/bin/python benchmarks/load.py --minutes 1        # a short run
+
+- the sound card path (``streamtts speak``'s engine, the default latency):
+  paragraphs spoken in real time as separate utterances until ``--minutes``
+  of audio, recorded at the sound server's monitor: ring underruns,
+  PortAudio underflows, and gaps heard at the monitor (10 ms or more of
+  digital silence that cuts speech off or brings it back abruptly: see
+  :func:`gaps_heard`), and TTFA p50/p95;
+- the speech-dispatcher module (``sd_streamtts``, audio through
+  speech-dispatcher) and Piper through ``sd_generic`` as its users run it:
+  ``--sentences`` sentences each, gaps heard at the monitor.
+
+"Busy" is ``python -c 'while True: pass'``, one per core to take, at the
+same (default) priority. Writes benchmarks/results/load.json and load.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sounddevice as sd
+import trio
+from corpus import PARAGRAPHS
+from report import save
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test harness
+from speechd import SENTENCES, say, start_dispatcher
+
+from streamtts import EngineOptions, SoundCardSink, open_engine
+from tests.harness import MonitorRecorder
+
+MONITOR = os.environ.get("STREAMTTS_AUDIO_INPUT", "streamtts_monitor")
+OUTPUT = os.environ.get("STREAMTTS_AUDIO_OUTPUT", "streamtts_sink")
+SILENT = 2 / 32768  # at the monitor, an empty ring is exact zeros (s16 at the server)
+GAP_S = 0.010
+EDGE = 0.003  # -50 dBFS: speech, not the tail of a fade
+PAUSE_S = 0.25  # silence between utterances, longer than any gap counted
+
+
+@contextlib.contextmanager
+def busy(processes: int) -> Iterator[None]:
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        time.sleep(0.5 if processes else 0.0)
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def gaps_heard(audio: np.ndarray, rate: int) -> list[float]:
+    """Gaps heard: runs of digital silence of ``GAP_S`` or more that cut
+    speech off or bring it back abruptly (louder than ``EDGE`` within 3 ms
+    on either side), their lengths in seconds.
+
+    At the monitor the voice's own pauses are digital silence too (below
+    the server's 16 bits), but the voice fades into and out of them; an
+    empty ring or a starved server stops and restarts the sound mid-word.
+    """
+    silent = np.abs(audio) <= SILENT
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.view(np.int8), [0]])))
+    window = int(0.003 * rate)
+    found = []
+    for start, end in edges.reshape(-1, 2):  # [start, end) of each silent run
+        length = (end - start) / rate
+        if not GAP_S <= length < PAUSE_S or start < window or end + window > audio.size:
+            continue
+        before = float(np.abs(audio[start - window : start]).max())
+        after = float(np.abs(audio[end : end + window]).max())
+        if max(before, after) > EDGE:
+            found.append(round(length, 4))
+    return found
+
+
+def sound_card(minutes: float, processes: int) -> dict[str, Any]:
+    rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
+    texts = (PARAGRAPHS * 100)[: max(1, int(minutes * 60 / 25))]  # ~25 s of audio each
+
+    async def main() -> dict[str, Any]:
+        sink = SoundCardSink(latency_s=0.1)
+        options = EngineOptions(trim_lead_in=True)  # as `streamtts speak` plays live
+        ttfa, audio_s = [], 0.0
+        async with open_engine(sink=sink, options=options) as engine:
+            before = (sink.underruns, sink.device_underflows)
+            for text in texts:
+                result = await engine.say(text)
+                ttfa.append(result.stats.ttfa_heard_s or result.stats.ttfa_s or float("nan"))
+                audio_s += result.stats.audio_s
+                await trio.sleep(PAUSE_S * 2)
+            underruns = sink.underruns - before[0]
+            underflows = sink.device_underflows - before[1]
+        return {
+            "ttfa_s": ttfa,
+            "audio_s": audio_s,
+            "underruns": underruns,
+            "underflows": underflows,
+        }
+
+    with busy(processes), MonitorRecorder(sd, MONITOR, rate) as recorder:
+        measured = trio.run(main)
+    measured["gaps_s"] = gaps_heard(recorder.audio, rate)
+    return measured
+
+
+def speech_dispatcher(sentences: int, processes: int, module: str) -> dict[str, Any]:
+    rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
+    with tempfile.TemporaryDirectory() as folder:
+        dispatcher, env = start_dispatcher(Path(folder))
+        try:
+            say(env, module, "-w", "Warm up.")
+            gaps: list[float] = []
+            with busy(processes):
+                for k in range(sentences):
+                    with MonitorRecorder(sd, MONITOR, rate) as recorder:
+                        say(env, module, "-w", SENTENCES[k % len(SENTENCES)])
+                    gaps += gaps_heard(recorder.audio, rate)
+        finally:
+            dispatcher.terminate()
+            dispatcher.wait(timeout=10)
+    return {"sentences": sentences, "gaps_s": gaps}
+
+
+def summarize(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| busy processes | audio | ring underruns | PortAudio underflows | gaps heard "
+        "| TTFA heard p50 / p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for processes, row in results["sound_card"].items():
+        ttfa = [t for t in row["ttfa_s"] if t == t]
+        p50, p95 = (1000 * float(np.percentile(ttfa, q)) for q in (50, 95))
+        lines.append(
+            f"| {processes} | {row['audio_s'] / 60:.1f} min | {row['underruns']} | "
+            f"{row['underflows']} | {len(row['gaps_s'])} | {p50:.0f} / {p95:.0f} ms |"
+        )
+    lines += ["", "| busy processes | module | sentences | gaps heard |", "|---|---|---|---|"]
+    for key, row in results["speechd"].items():
+        processes, module = key.split(":")
+        lines.append(f"| {processes} | {module} | {row['sentences']} | {len(row['gaps_s'])} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="audio per load (10)")
+    parser.add_argument("--sentences", type=int, default=50, help="per module and load (50)")
+    parser.add_argument("--loads", default="0,1,2", help="busy processes to try (0,1,2)")
+    args = parser.parse_args()
+    loads = [int(n) for n in args.loads.split(",")]
+    results: dict[str, Any] = {"minutes": args.minutes, "sound_card": {}, "speechd": {}}
+    for processes in loads:
+        print(f"load: sound card, {processes} busy ...", file=sys.stderr, flush=True)
+        results["sound_card"][processes] = sound_card(args.minutes, processes)
+        for module in ("streamtts", "piper-generic"):
+            print(f"load: {module} via speechd, {processes} busy ...", file=sys.stderr)
+            key = f"{processes}:{module}"
+            results["speechd"][key] = speech_dispatcher(args.sentences, processes, module)
+    save("load", results, summarize(results))
+
+
+if __name__ == "__main__":
+    main()
