@@ -319,12 +319,13 @@ class Synthesizer:
             yield SegmentAudio(current, np.concatenate(parts))
 
 
-def load_warm_voice(voice: str | Path | None = None) -> PiperVoice:
+def load_warm_voice(voice: str | Path | None = None, *, threads: int | None = None) -> PiperVoice:
     """A voice loaded (a name, a path, or None for the default) and warmed:
     its first utterance pays nothing. Blocking; the one way every door
-    loads its voice."""
+    loads its voice (``threads``: onnxruntime threads per part, see
+    :func:`~streamtts.voices.registry.load_voice`)."""
     from .voices.registry import load_voice
 
-    loaded = load_voice(voice)
+    loaded = load_voice(voice, threads=threads)
     PiperSteps(loaded).warm_up()
     return loaded
