@@ -25,12 +25,12 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import SENTENCES  # noqa: E402
-from report import save  # noqa: E402
+from corpus import SENTENCES
+from report import save
 
-from streamtts.conversation import outputs  # noqa: E402
-from streamtts.conversation.inputs import Speak  # noqa: E402
-from streamtts.integrations.host import LocalChannel, LocalHost  # noqa: E402
+from streamtts.conversation import outputs
+from streamtts.conversation.inputs import Speak
+from streamtts.integrations.host import LocalChannel, LocalHost
 
 
 class GuestHost(LocalHost):

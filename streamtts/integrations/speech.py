@@ -15,10 +15,13 @@ iterator of its own events, in order:
 
 The conversation's reports carry the utterance they belong to (its
 ``uid``); the reports of an utterance told to stop are dropped here, so
-nothing of it reaches the framework after its interrupt. A second stream
-started while one is still taking text waits (its text held here) until
-the first one's text ends: the engine speaks a conversation's utterances
-in order, as the frameworks play theirs.
+nothing of it reaches the framework after its interrupt. Utterances start
+in the conversation in the order they were asked for, one at a time while
+a stream is still taking text, and at most two unfinished (the one
+speaking and the next): the engine speaks a conversation's utterances in
+order, as the frameworks play theirs, and a queued one would hold a place
+in the admission only to wait. Until an utterance starts, its text is
+held here.
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ _log = logging.getLogger(__name__)
 # Events an utterance's reader has not taken yet: beyond this the reports
 # wait in the channel (whose credits then pause the session's audio).
 _EVENTS_AHEAD = 16
+
+# Utterances started in the conversation and unfinished: the one speaking
+# and the next, whose first audio is then ready the moment its turn comes.
+# More would each hold a place in the host's (or server's) admission while
+# only waiting for their turn.
+_IN_FLIGHT = 2
 
 # Refusals that end the utterance they name (it was refused or failed);
 # others (text over the limit) leave it going.
@@ -225,7 +234,7 @@ class Speech:
         self._uids = 0
         self._live: dict[int, SpeechUtterance] = {}  # sent and not finished
         self._open: SpeechUtterance | None = None  # the stream taking text
-        self._waiting: deque[SpeechUtterance] = deque()  # streams held behind it
+        self._waiting: deque[SpeechUtterance] = deque()  # not started yet, in order
         self._starting: asyncio.Future[None] | None = None  # sending the next one's start
         self._router = asyncio.ensure_future(self._route())
 
@@ -240,22 +249,13 @@ class Speech:
         return not self._live and self._open is None and not self._waiting
 
     async def stream(self, request: UtteranceRequest | None = None) -> SpeechUtterance:
-        """An utterance whose text follows; held while another stream takes text."""
-        utterance = SpeechUtterance(self, request or self.request, None)
-        if self._open is None:
-            await self._start(utterance)
-        else:
-            self._waiting.append(utterance)
-        return utterance
+        """An utterance whose text follows (see the module docstring for when
+        it starts); its text is held until then."""
+        return await self._queue(SpeechUtterance(self, request or self.request, None))
 
     async def say(self, text: str, request: UtteranceRequest | None = None) -> SpeechUtterance:
         """A whole utterance, spoken after those started before it."""
-        utterance = SpeechUtterance(self, request or self.request, text)
-        if self._open is None and not self._waiting:
-            await self._start(utterance)
-        else:
-            self._waiting.append(utterance)
-        return utterance
+        return await self._queue(SpeechUtterance(self, request or self.request, text))
 
     async def aclose(self) -> None:
         for utterance in [*self._live.values(), *self._waiting]:
@@ -290,16 +290,16 @@ class Speech:
         self._live.pop(utterance.uid, None)
         if utterance is self._open:
             self._open = None
-            self._start_next_soon()
         if not self.channel.ended:
             await self.channel.send(Interrupt(uid=utterance.uid))
+        self._start_next_soon()
 
     def forget(self, utterance: SpeechUtterance) -> None:
         if utterance.uid is not None:
             self._live.pop(utterance.uid, None)
         if utterance is self._open:
             self._open = None
-            self._start_next_soon()
+        self._start_next_soon()
 
     # -- inside ------------------------------------------------------------------------------
 
@@ -318,13 +318,23 @@ class Speech:
             await self.channel.send(utterance.held.pop(0))
         utterance.flowing = True
 
+    async def _queue(self, utterance: SpeechUtterance) -> SpeechUtterance:
+        if self._starting is None and not self._waiting and self._may_start():
+            await self._start(utterance)
+        else:
+            self._waiting.append(utterance)
+        return utterance
+
+    def _may_start(self) -> bool:
+        return self._open is None and len(self._live) < _IN_FLIGHT
+
     def _start_next_soon(self) -> None:
-        if self._waiting and self._open is None and self._starting is None:
+        if self._waiting and self._may_start() and self._starting is None:
             self._starting = asyncio.ensure_future(self._start_waiting())
 
     async def _start_waiting(self) -> None:
         try:
-            while self._waiting and self._open is None:
+            while self._waiting and self._may_start():
                 await self._start(self._waiting.popleft())
         finally:
             self._starting = None
