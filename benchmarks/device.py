@@ -60,14 +60,13 @@ def _peak_rss_mb() -> float:
 def _streamtts_worker(precision: str, threads: int) -> None:
     import trio
 
-    from streamtts import NullSink, SynthesisOptions, load_voice, open_engine
-    from streamtts.backend import VoiceBackend
+    from streamtts import EngineOptions, NullSink, SynthesisOptions, load_voice, open_engine
 
     voice = load_voice(precision=precision, threads=threads)  # type: ignore[arg-type]
+    options = EngineOptions(synthesis=SynthesisOptions(**SCALES))
 
     async def main() -> None:
-        backend = VoiceBackend(voice, SynthesisOptions(**SCALES))
-        async with open_engine(backend=backend, sink=NullSink()) as engine:
+        async with open_engine(voice=voice, sink=NullSink(), options=options) as engine:
             await engine.say(GROUPS["medium"][0])
             read = sys.stdin.readline
             while (command := (await trio.to_thread.run_sync(read)).strip()) != "quit":
