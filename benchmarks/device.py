@@ -69,7 +69,8 @@ def _streamtts_worker(precision: str, threads: int) -> None:
         async with open_engine(voice=voice, sink=NullSink(), options=options) as engine:
             await engine.say(GROUPS["medium"][0])
             read = sys.stdin.readline
-            while (command := (await trio.to_thread.run_sync(read)).strip()) != "quit":
+            # "quit", or the parent gone (end of input): stop
+            while (command := (await trio.to_thread.run_sync(read)).strip()) not in ("quit", ""):
                 if command == "ttfa":
                     rows = {}
                     for group, texts in GROUPS.items():
@@ -101,7 +102,7 @@ def _piper_worker() -> None:
         return float("nan")
 
     first_audio(GROUPS["medium"][0])
-    while (command := sys.stdin.readline().strip()) != "quit":
+    while (command := sys.stdin.readline().strip()) not in ("quit", ""):
         if command == "ttfa":
             _reply({group: [first_audio(t) for t in texts] for group, texts in GROUPS.items()})
         elif command == "rtf":
