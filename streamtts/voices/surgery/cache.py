@@ -242,9 +242,11 @@ def _cut_and_cache(
         }
         info = CutInfo(**{**cut.info.__dict__, "extra": extra})
     except (CutError, VoiceError) as err:
+        int8 = "; int8 needs the cut, so it runs with fp32 weights"
         warnings.warn(
             f"voice {model_path.name} cannot be cut for streaming ({err}); it will speak "
-            "whole segments at a time (higher latency), and a seed cannot fix its noise",
+            "whole segments at a time (higher latency), and a seed cannot fix its noise"
+            + (int8 if options.precision == "int8" else ""),
             RuntimeWarning,
             stacklevel=4,
         )
