@@ -4,6 +4,8 @@ The public API is re-exported here; everything else is private.
 """
 
 from .aio import AsyncioEngine
+from .caption_files import LiveCaptions, write_captions
+from .captions import CaptionOptions, Cue, CueBuilder
 from .config import ChannelSizes, EngineOptions, SynthesisOptions
 from .engine import Engine, TextStream, UtteranceResult, open_engine
 from .errors import (
@@ -39,13 +41,17 @@ __all__ = [
     "AudioChunk",
     "AudioDeviceError",
     "AudioStreamSink",
+    "CaptionOptions",
     "ChannelSizes",
     "ConfigError",
+    "Cue",
+    "CueBuilder",
     "Engine",
     "EngineOptions",
     "FileSink",
     "InputTextError",
     "Interrupted",
+    "LiveCaptions",
     "MarkReached",
     "NullSink",
     "PhonemizerError",
@@ -70,6 +76,7 @@ __all__ = [
     "load_voice",
     "open_engine",
     "speak",
+    "write_captions",
 ]
 
 __version__ = "0.1.0"

@@ -183,6 +183,13 @@ class EngineOptions:
       covers making the next chunk this many times over, at the pace the
       model calls take now (a busy CPU, other sessions); 0 plays the first
       chunk at once. Latency may grow under load; the speech does not break.
+    - ``loudness_lufs``: a loudness target (ITU-R BS.1770, e.g. -16), None
+      for the voice's own level. A stream cannot look ahead: it gets a gain
+      calibrated once per voice (``loudness.py``) and a peak limiter that
+      keeps every sample under ``true_peak_dbtp``. A file rendered whole is
+      measured and normalized after (``streamtts speak --out``,
+      :func:`streamtts.loudness.normalize_file`).
+    - ``true_peak_dbtp``: the ceiling under a loudness target (-1.5 dBTP).
     """
 
     synthesis: SynthesisOptions = SynthesisOptions()
@@ -198,6 +205,8 @@ class EngineOptions:
     trim_lead_in: bool = False
     decoder_head_start_s: float = 0.5
     start_margin: float = 1.5
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float = -1.5
 
     @property
     def effective_schedule(self) -> ChunkSchedule:
@@ -215,6 +224,14 @@ class EngineOptions:
             raise ConfigError(f"fade_ms must be in [0, 100], got {self.fade_ms}")
         if not (0.0 <= self.start_margin <= 10.0):
             raise ConfigError(f"start_margin must be in [0, 10], got {self.start_margin}")
+        if self.loudness_lufs is not None and not (
+            math.isfinite(self.loudness_lufs) and -70.0 <= self.loudness_lufs <= -5.0
+        ):
+            raise ConfigError(f"loudness must be from -70 to -5 LUFS, got {self.loudness_lufs}")
+        if not (math.isfinite(self.true_peak_dbtp) and -20.0 <= self.true_peak_dbtp <= 0.0):
+            raise ConfigError(
+                f"the true-peak ceiling must be from -20 to 0 dBTP, got {self.true_peak_dbtp}"
+            )
         if not (0.0 <= self.decoder_head_start_s <= 60.0):
             raise ConfigError(
                 f"decoder_head_start_s must be in [0, 60], got {self.decoder_head_start_s}"

@@ -76,10 +76,13 @@ class Engine:
         options: EngineOptions,
         nursery: trio.Nursery,
         on_event: Callable[[Event], None] | None,
+        loudness_gain: float = 1.0,
     ) -> None:
         self.backend = backend
         self.sink = sink
         self.options = options
+        # The voice's gain to options.loudness_lufs, calibrated at start.
+        self.loudness_gain = loudness_gain
         self._utterances = nursery  # where stream() and say() run theirs
         self._on_event = on_event
         self._turn = trio.Lock()  # fair: turns go in the order they were asked for
@@ -311,6 +314,11 @@ async def run_engine(
     engine: Engine | None = None
     try:
         await backend.warm_up()
+        loudness_gain = 1.0
+        if options.loudness_lufs is not None:  # once per voice, then from its cache
+            from .loudness import engine_gain
+
+            loudness_gain = await trio.to_thread.run_sync(engine_gain, backend, options)
         if sink is None:
             from .sinks.soundcard import SoundCardSink
 
@@ -318,7 +326,7 @@ async def run_engine(
         await sink.start(backend.sample_rate_hz)
         try:
             async with trio.open_nursery() as utterances:
-                engine = Engine(backend, sink, options, utterances, on_event)
+                engine = Engine(backend, sink, options, utterances, on_event, loudness_gain)
                 task_status.started(engine)
                 await engine._closing.wait()
             with trio.CancelScope(shield=True):

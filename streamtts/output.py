@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .dsp.levels import first_audible, with_gain
+from .dsp.levels import PeakLimiter, first_audible, with_gain
 from .messages import AudioChunk, Mark
 
 __all__ = ["LEAD_IN_MARGIN_S", "OutputCore", "OutputMeasurements", "Placed", "StartGate"]
@@ -65,6 +65,7 @@ class OutputCore:
         gain: float,
         gap_s: float,
         trim_lead_in: bool = False,
+        limiter: PeakLimiter | None = None,
     ) -> None:
         if voice_rate_hz <= 0 or sink_rate_hz <= 0:
             raise ValueError(f"rates must be > 0, got {voice_rate_hz} and {sink_rate_hz}")
@@ -72,6 +73,7 @@ class OutputCore:
         self.voice_rate_hz = voice_rate_hz
         self.ratio = sink_rate_hz / voice_rate_hz
         self.gain = gain
+        self.limiter = limiter  # after the gain: a loudness target's ceiling
         self._gap = np.zeros(round(gap_s * voice_rate_hz), dtype=np.float32)
         self._segment = -1
         self._segment_origin = 0  # sink position of the current segment's sample 0
@@ -91,6 +93,8 @@ class OutputCore:
         marks: list[Mark] = []
         segment = chunk.segment
         samples = with_gain(chunk.samples, self.gain)
+        if self.limiter is not None:
+            samples = self.limiter.process(samples)
         if self._trimming and self._segment not in (-1, segment.index):
             self._trimming = False  # the first segment was all quiet: keep the rest whole
         trimming = self._trimming

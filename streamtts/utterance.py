@@ -30,6 +30,7 @@ import trio
 from . import actors
 from .backend import Backend
 from .config import EngineOptions
+from .dsp.levels import PeakLimiter, stream_ceiling
 from .errors import StreamTTSError, caller_error
 from .events import Event, Interrupted, UtteranceDone, UtteranceStats
 from .messages import AudioChunk, Mark, Planned, Prepared, Segment, TextPiece
@@ -50,6 +51,7 @@ class Stage(Protocol):
     backend: Backend
     sink: Sink
     options: EngineOptions
+    loudness_gain: float  # calibrated for options.loudness_lufs (1.0 without)
 
     def emit(self, event: Event) -> None: ...
 
@@ -154,13 +156,18 @@ class Utterance:
     async def _speak(self, number: int) -> UtteranceResult:
         stage = self._stage
         sink, options = stage.sink, stage.options
+        rate_hz = stage.backend.sample_rate_hz
+        limiter = None
+        if options.loudness_lufs is not None:
+            limiter = PeakLimiter(stream_ceiling(options.true_peak_dbtp), rate_hz)
         output = OutputCore(
             number,
-            stage.backend.sample_rate_hz,
-            sink.sample_rate_hz or stage.backend.sample_rate_hz,
-            options.gain,
+            rate_hz,
+            sink.sample_rate_hz or rate_hz,
+            options.gain * stage.loudness_gain,
             options.sentence_gap_s,
             options.trim_lead_in,
+            limiter,
         )
         pipeline = TextPipeline(
             FrontEnd(self.text_options),

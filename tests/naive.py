@@ -54,3 +54,20 @@ class NaiveRing:
         if n < out.size and self.active:
             self.underruns += 1
         return n
+
+
+def limiter_gains(
+    peaks: np.ndarray, ceiling: float, release: float, gain: float = 1.0
+) -> tuple[np.ndarray, float, int]:
+    """Each sample's gain, the gain after the last, and how many were lowered:
+    released toward 1 by ``release`` a sample, cut to ``ceiling / peak``
+    wherever ``peak`` times it would pass the ceiling."""
+    gains = np.empty(peaks.size, dtype=np.float32)
+    lowered = 0
+    for k, peak in enumerate(peaks.astype(np.float64).tolist()):
+        gain = 1.0 - (1.0 - gain) * release
+        if peak * gain > ceiling:
+            gain = ceiling / peak
+            lowered += 1
+        gains[k] = gain
+    return gains, gain, lowered

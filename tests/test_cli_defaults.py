@@ -32,6 +32,7 @@ def speak_defaults() -> dict[str, object]:
     return {
         "--rate": engine.synthesis.rate,
         "--delivery": engine.synthesis.delivery,
+        "--peak": engine.true_peak_dbtp,
         "--stall": engine.stall_s,
         "--text-format": speak_command.TEXT_FORMAT,
         "--code-blocks": engine.text.code_blocks,
@@ -53,6 +54,7 @@ def serve_defaults() -> dict[str, object]:
         "--max-streams": server.max_streams,
         "--model-slots": server.model_slots,
         "--delivery": server.delivery,
+        "--peak": server.true_peak_dbtp,
         "--idle-timeout": server.http_limits.idle_s,
         "--drain": server.drain_s,
     }

@@ -138,6 +138,22 @@ def _add_limits(parser: argparse.ArgumentParser, default: _Default) -> None:
         "for either ('delivery' in the body, ?delivery= on the WebSocket) "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--loudness",
+        type=float,
+        default=default(lambda o: o.loudness_lufs),
+        metavar="LUFS",
+        help="loudness target of every stream, e.g. -16 (ITU-R BS.1770): a gain calibrated "
+        "once for the voice and a limiter; a request may ask for its own ('loudness' in the "
+        "body); without it, the voice's own level",
+    )
+    parser.add_argument(
+        "--peak",
+        type=float,
+        default=default(lambda o: o.true_peak_dbtp),
+        metavar="DBTP",
+        help="true-peak ceiling under a loudness target (default %(default)s)",
+    )
     event_s = default(lambda o: o.wyoming_limits.event_s)
     parser.add_argument(
         "--idle-timeout",
@@ -170,6 +186,8 @@ def options(args: argparse.Namespace) -> ServeOptions:
         model_slots=args.model_slots,
         seed=args.seed,
         delivery=args.delivery,
+        loudness_lufs=args.loudness,
+        true_peak_dbtp=args.peak,
         drain_s=args.drain,
         http_limits=replace(defaults.http_limits, idle_s=idle_s),
         wyoming_limits=replace(

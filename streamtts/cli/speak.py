@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..caption_files import LiveCaptions, caption_format
 from ..config import DELIVERIES, EngineOptions, SynthesisOptions
 from ..errors import AudioDeviceError, InputTextError
 from ..sinks.base import Sink
@@ -30,6 +31,8 @@ _EPILOG = """\
 examples:
   streamtts speak "The quick brown fox."             the sound card
   streamtts speak --file notes.txt --out notes.wav   a WAV file (progress bar on a terminal)
+  streamtts speak --file notes.txt --out notes.wav --captions notes.vtt --loudness -16
+                                                     with captions, at -16 LUFS
   some-llm | streamtts speak                         speaks as the text arrives
   some-llm | streamtts speak --out - --format raw | aplay -f S16_LE -r 22050 -c 1
   streamtts speak --seed 7 --rate 1.2 "Hi there."    the same audio every time, 20% faster
@@ -43,6 +46,12 @@ input: TEXT, or --file PATH, or standard input when neither is given;
 output: the sound card by default (--device, --latency); --out PATH writes
   a WAV file; --out - writes to standard output as audio is produced (WAV
   with a streaming header, or --format raw: s16le mono at the voice's rate).
+captions: --captions PATH writes WebVTT (.vtt) or SubRip (.srt) cues timed
+  by the words as the voice says them, cue by cue as they complete.
+loudness: --loudness -16 makes a file rendered whole exactly that loud
+  (measured after, ITU-R BS.1770) with no true peak over --peak; a stream
+  (the sound card, --out -) gets a gain calibrated once per voice and a
+  limiter, and lands near it.
 exit status: 0 spoken, 1 an error (one line on standard error), 2 bad usage,
   130 interrupted.
 """
@@ -53,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_voice(parser, EngineOptions().synthesis)
     _add_reading(parser, EngineOptions())
     _add_output(parser)
+    _add_publishing(parser, EngineOptions())
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -176,6 +186,30 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_publishing(parser: argparse.ArgumentParser, engine: EngineOptions) -> None:
+    parser.add_argument(
+        "--captions",
+        metavar="PATH",
+        help="write captions to PATH: WebVTT (.vtt) or SubRip (.srt), timed by the words as "
+        "they are said, written as each cue completes",
+    )
+    parser.add_argument(
+        "--loudness",
+        type=float,
+        default=engine.loudness_lufs,
+        metavar="LUFS",
+        help="loudness target, e.g. -16 (ITU-R BS.1770); without it, the voice's own level. "
+        "A file is measured and normalized; a stream gets a calibrated gain and a limiter",
+    )
+    parser.add_argument(
+        "--peak",
+        type=float,
+        default=engine.true_peak_dbtp,
+        metavar="DBTP",
+        help="true-peak ceiling under --loudness (default %(default)s)",
+    )
+
+
 def _device(given: str) -> int | str:
     """An index as a number: PortAudio reads a string as part of a name."""
     return int(given) if given.isdigit() else given
@@ -187,6 +221,9 @@ def run(args: argparse.Namespace) -> int:
     synthesis = synthesis_options(args)
     if args.format == "raw" and args.out is None:
         raise InputTextError("--format raw needs --out PATH or --out -")
+    if args.captions is not None:
+        caption_format(args.captions)  # a bad suffix fails before the voice loads
+    engine_options(args, synthesis, live=False)  # and so does a bad loudness
     text = _read_text(args)
     if text is not None and not text.strip():
         raise InputTextError("nothing to say: the text is empty or only spaces")
@@ -208,8 +245,11 @@ def synthesis_options(args: argparse.Namespace) -> SynthesisOptions:
 def engine_options(
     args: argparse.Namespace, synthesis: SynthesisOptions, *, live: bool
 ) -> EngineOptions:
-    """What the engine is given; ``live``: heard at once, not written."""
+    """What the engine is given; ``live``: heard at once, not written. A
+    file rendered whole is normalized after (``_normalize``): the engine
+    gives it the voice's own level."""
     defaults = EngineOptions()
+    whole_file = args.out not in (None, "-")
     return replace(
         defaults,
         synthesis=synthesis,
@@ -220,6 +260,8 @@ def engine_options(
         whole=args.whole,
         # Heard live, the voice's quiet lead-in is only latency; a file keeps it.
         trim_lead_in=live,
+        loudness_lufs=None if whole_file else args.loudness,
+        true_peak_dbtp=args.peak,
     )
 
 
@@ -250,32 +292,57 @@ async def _speak(args: argparse.Namespace, synthesis: SynthesisOptions, text: st
     def audio_s() -> float:
         return sink.accepted / max(1, sink.sample_rate_hz)
 
+    captions = LiveCaptions(args.captions) if args.captions is not None else None
+
     def on_event(event: Event) -> None:
         if isinstance(event, SegmentStarted):
             progress.update(event.text_start, audio_s())
+        if captions is not None:
+            captions.feed(event)  # cues written as they complete
 
     options = engine_options(args, synthesis, live=not isinstance(sink, FileSink))
     try:
         async with open_engine(args.voice, sink, options=options, on_event=on_event) as engine:
+            if captions is not None:
+                captions.start(sink.sample_rate_hz)
             async with engine.stream() as stream:
                 async for piece in _pieces(text):
+                    if captions is not None:
+                        captions.add_text(piece)
                     await stream.send(piece)
             stats = engine.statistics()
     finally:
         progress.update(len(text or ""), audio_s(), force=True)
         progress.finish()
+        if captions is not None:
+            captions.close()
     _report(args, sink, stats)
     return 0
 
 
 def _report(args: argparse.Namespace, sink: Sink, stats: dict[str, Any]) -> None:
     if stats["audio_s"] == 0:
-        if args.out not in (None, "-"):
-            Path(args.out).unlink(missing_ok=True)
+        for made in (args.out, args.captions):
+            if made not in (None, "-"):
+                Path(made).unlink(missing_ok=True)
         raise InputTextError(
             "nothing to say: the text has no words espeak-ng can pronounce "
             "(only punctuation, symbols or control characters)"
         )
+    if args.loudness is not None and args.out not in (None, "-"):
+        from ..loudness import normalize_file
+
+        found = normalize_file(
+            args.out,
+            args.loudness,
+            args.peak,
+            format=args.format,
+            sample_rate_hz=sink.sample_rate_hz,
+        )
+        stats["loudness"] = {
+            "integrated_lufs": found.integrated_lufs,
+            "true_peak_dbtp": found.true_peak_dbtp,
+        }
     if args.stats:
         stats["sink"] = getattr(sink, "describe", lambda: {"rate_hz": sink.sample_rate_hz})()
         print(json.dumps(stats), file=sys.stderr)

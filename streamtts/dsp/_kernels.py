@@ -98,8 +98,33 @@ def first_audible(samples: np.ndarray, threshold: float) -> int:
     return -1
 
 
+@njit(nogil=True, cache=True)
+def limiter_gains(
+    peaks: np.ndarray, gains: np.ndarray, state: np.ndarray, ceiling: float, release: float
+) -> int:
+    """A peak limiter's gain for each sample of a peak envelope, no look-ahead.
+
+    The gain falls at once to ``ceiling / peak`` wherever ``peak`` times it
+    would pass the ceiling, and otherwise recovers toward 1 by the factor
+    ``release`` a sample. ``state[0]`` carries the gain from call to call.
+    Returns how many samples it had to lower.
+    """
+    gain = state[0]
+    lowered = 0
+    for k in range(peaks.shape[0]):
+        gain = 1.0 - (1.0 - gain) * release
+        # float(): in double precision with and without the JIT.
+        peak = float(peaks[k])
+        if peak * gain > ceiling:
+            gain = ceiling / peak
+            lowered += 1
+        gains[k] = gain
+    state[0] = gain
+    return lowered
+
+
 def all_kernels() -> tuple[object, ...]:
-    return (ring_write, ring_read, apply_gain_ramps, first_audible)
+    return (ring_write, ring_read, apply_gain_ramps, first_audible, limiter_gains)
 
 
 def compile_for_production() -> None:
@@ -111,3 +136,4 @@ def compile_for_production() -> None:
     ring_read(ring, state, block, 2)
     apply_gain_ramps(block, 1.0, 1, 1)
     first_audible(block, 0.5)
+    limiter_gains(block, block.copy(), np.ones(1, dtype=np.float64), 0.5, 0.999)

@@ -32,7 +32,7 @@ from ..conversation.inputs import Speak
 from ..conversation.refusals import BAD_REQUEST, Refusal
 from .formats import RESPONSE_FORMATS, AudioEncoder
 from .limits import HttpLimits
-from .openai import AudioEndpoint, body_message, json_body, speak_fields
+from .openai import AudioEndpoint, body_message, json_body, loudness_field, speak_fields
 from .session import ServerState
 
 __all__ = [
@@ -51,6 +51,7 @@ class CaptionedRequest:
     stream: bool
     timestamps: bool
     speak: Speak
+    loudness_lufs: float | None = None
 
 
 def _flag(fields: dict[str, Any], name: str, default: bool) -> bool:
@@ -73,7 +74,8 @@ def parse_captioned_request(body: bytes, voice_name: str) -> CaptionedRequest:
         raise Refusal(BAD_REQUEST, message, param="volume_multiplier")
     if not isinstance(fields.get("lang_code", ""), (str, type(None))):
         raise Refusal(BAD_REQUEST, "'lang_code' must be a string", param="lang_code")
-    return CaptionedRequest(response_format, stream, timestamps, speak)
+    loudness = loudness_field(fields)
+    return CaptionedRequest(response_format, stream, timestamps, speak, loudness)
 
 
 class CaptionedResponse:

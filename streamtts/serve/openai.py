@@ -54,6 +54,7 @@ __all__ = [
     "SpeechResponse",
     "body_message",
     "json_body",
+    "loudness_field",
     "openai_error",
     "parse_speech_request",
     "speak_fields",
@@ -108,6 +109,7 @@ class SpeechRequest:
     response_format: str
     stream_format: str
     speak: Speak
+    loudness_lufs: float | None = None  # this response's own loudness target
 
 
 def _bad(message: str, param: str | None = None) -> Refusal:
@@ -163,7 +165,23 @@ def parse_speech_request(body: bytes, voice_name: str) -> SpeechRequest:
     stream_format = fields.get("stream_format", "audio")
     if stream_format not in ("audio", "sse"):
         raise _bad("stream_format must be 'audio' or 'sse'", "stream_format")
-    return SpeechRequest(response_format, stream_format, speak)
+    return SpeechRequest(response_format, stream_format, speak, loudness_field(fields))
+
+
+def loudness_field(fields: dict[str, Any]) -> float | None:
+    """Our extra field ``loudness`` (LUFS, -70 to -5): the response's
+    loudness target; None for the server's."""
+    value = fields.get("loudness")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not -70.0 <= value <= -5.0
+    ):
+        raise _bad("loudness must be a number of LUFS from -70 to -5 (e.g. -16)", "loudness")
+    return float(value)
 
 
 class SpeechResponse:
@@ -284,7 +302,10 @@ class AudioEndpoint:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_cancel_on_disconnect, receive, nursery.cancel_scope)
             shell = ConversationShell(Conversation(self.rules), write)
-            async with open_session(self.state, self.door, shell) as session:
+            loudness = getattr(request, "loudness_lufs", None)
+            async with open_session(
+                self.state, self.door, shell, loudness_lufs=loudness
+            ) as session:
                 await shell.run(session, inputs(), linger=True)
             nursery.cancel_scope.cancel()
         if refused:

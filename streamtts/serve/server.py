@@ -20,8 +20,9 @@ from urllib.parse import urlparse
 
 import trio
 
-from ..config import ChunkSchedule, SynthesisOptions, check_delivery
+from ..config import ChunkSchedule, EngineOptions, SynthesisOptions, check_delivery
 from ..errors import ConfigError, leaves
+from ..loudness import stream_gain
 from .http import build_app
 from .limits import HttpLimits
 from .scheduler import Admission, ModelScheduler
@@ -59,6 +60,8 @@ class ServeOptions:
     model_slots: int = 2
     seed: int | None = None
     delivery: str = SynthesisOptions.delivery
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float = EngineOptions.true_peak_dbtp
     drain_s: float = 10.0
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     wyoming_limits: WyomingLimits = field(default_factory=WyomingLimits)
@@ -82,6 +85,7 @@ class ServeOptions:
                         "non-loopback address needs --no-auth (use a firewall)"
                     )
         check_delivery(self.delivery)
+        EngineOptions(loudness_lufs=self.loudness_lufs, true_peak_dbtp=self.true_peak_dbtp)
         if self.max_streams < 1 or self.model_slots < 1:
             raise ConfigError("--max-streams and --model-slots must be at least 1")
 
@@ -107,8 +111,18 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
         Admission(options.max_streams),
         seed=options.seed,
         delivery=options.delivery,
+        loudness_lufs=options.loudness_lufs,
+        true_peak_dbtp=options.true_peak_dbtp,
         schedule=SERVER_SCHEDULE,
     )
+    if options.loudness_lufs is not None:  # calibrated now, not in the first request
+        await trio.to_thread.run_sync(
+            stream_gain,
+            voice,
+            SynthesisOptions(delivery=options.delivery),
+            options.loudness_lufs,
+            options.true_peak_dbtp,
+        )
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         where = []

@@ -54,6 +54,8 @@ class ServerState:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     seed: int | None = None
     delivery: str = SynthesisOptions.delivery  # each request may ask for its own
+    loudness_lufs: float | None = None  # a session's own, or this (see open_session)
+    true_peak_dbtp: float = EngineOptions.true_peak_dbtp
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
     sessions: int = 0  # connections open now
     draining: bool = False
@@ -146,14 +148,24 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    state: ServerState, door: str, shell: ConversationShell
+    state: ServerState,
+    door: str,
+    shell: ConversationShell,
+    *,
+    loudness_lufs: float | None = None,
 ) -> AsyncIterator[Session]:
-    """A session on the shared voice, speaking for ``shell``."""
+    """A session on the shared voice, speaking for ``shell``; its audio at
+    ``loudness_lufs`` (a request's own), else at the server's."""
     synthesis = SynthesisOptions(seed=state.seed, delivery=state.delivery)
     steps = PiperSteps(state.voice, synthesis, state.schedule)
     playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
     backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout), state.pace)
-    options = EngineOptions(synthesis=synthesis, schedule=state.schedule)
+    options = EngineOptions(
+        synthesis=synthesis,
+        schedule=state.schedule,
+        loudness_lufs=state.loudness_lufs if loudness_lufs is None else loudness_lufs,
+        true_peak_dbtp=state.true_peak_dbtp,
+    )
     state.sessions += 1
     try:
         async with open_engine(
