@@ -305,6 +305,7 @@ def test_at_capacity_the_next_request_is_refused_at_once(fleet: Fleet) -> None:
     """Every replica's sessions taken: the next request hears 503 with
     Retry-After (HTTP) or a Wyoming error, at once, not after a queue."""
     took, refused, kinds = run_asyncio(hold_every_session(fleet))
+    print(f"\nat capacity: 503 in {1000 * took:.0f} ms")
     assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
     assert refused.json()["error"]["code"] == "at_capacity"
     assert took < 0.5, took

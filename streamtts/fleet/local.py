@@ -156,7 +156,7 @@ def _node_env(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 def start_cluster(
     nodes: int = 2,
-    cpus_per_node: float = 1,
+    cpus_per_node: int = 1,
     env: Mapping[str, str] | None = None,
     pin_cores: bool = False,
     timeout_s: float = 120.0,
@@ -201,7 +201,7 @@ def stop_cluster(timeout_s: float = 60.0) -> None:
 @contextmanager
 def local_cluster(
     nodes: int = 2,
-    cpus_per_node: float = 1,
+    cpus_per_node: int = 1,
     env: Mapping[str, str] | None = None,
     pin_cores: bool = False,
 ) -> Iterator[LocalCluster]:
@@ -217,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A Ray cluster for a fleet, on loopback.")
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--cpus-per-node", type=float, default=1)
+    parser.add_argument("--cpus-per-node", type=int, default=1)
     args = parser.parse_args()
     if args.action == "stop":
         stop_cluster()
