@@ -33,6 +33,7 @@ from .sinks.soundcard import SoundCardSink
 from .speak import speak
 from .synthesis import SegmentAudio, Synthesizer
 from .text.options import TextOptions
+from .voices.options import VoiceOptions
 from .voices.piper import PiperVoice
 from .voices.registry import installed_voices, load_voice
 
@@ -70,6 +71,7 @@ __all__ = [
     "UtteranceResult",
     "UtteranceStats",
     "VoiceError",
+    "VoiceOptions",
     "WordMark",
     "WordStarted",
     "installed_voices",

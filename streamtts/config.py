@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .text.frontend import TextOptions
 from .text.segmenter import SegmenterOptions
+from .voices.options import VoiceOptions
 
 __all__ = ["DELIVERIES", "ChannelSizes", "ChunkSchedule", "EngineOptions", "SynthesisOptions"]
 
@@ -190,6 +191,11 @@ class EngineOptions:
       measured and normalized after (``streamtts speak --out``,
       :func:`streamtts.loudness.normalize_file`).
     - ``true_peak_dbtp``: the ceiling under a loudness target (-1.5 dBTP).
+    - ``voice``: how the engine loads its voice when it loads one itself
+      (a name or a path): weight precision (``fp32``, or ``int8`` for a
+      small device) and onnxruntime threads per model part
+      (:class:`~streamtts.voices.options.VoiceOptions`;
+      ``VoiceOptions.small_device()`` is int8 on one thread).
     """
 
     synthesis: SynthesisOptions = SynthesisOptions()
@@ -207,6 +213,7 @@ class EngineOptions:
     start_margin: float = 1.5
     loudness_lufs: float | None = None
     true_peak_dbtp: float = -1.5
+    voice: VoiceOptions = field(default_factory=VoiceOptions)
 
     @property
     def effective_schedule(self) -> ChunkSchedule:

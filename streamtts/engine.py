@@ -354,7 +354,10 @@ async def _load_backend(voice: Any, options: EngineOptions) -> Backend:
     from .voices.registry import load_voice
 
     if voice is None or isinstance(voice, (str, Path)):
-        loaded = await trio.to_thread.run_sync(load_voice, voice)
+        precision, threads = options.voice.precision, options.voice.threads
+        loaded = await trio.to_thread.run_sync(
+            lambda: load_voice(voice, precision=precision, threads=threads)
+        )
     elif isinstance(voice, PiperVoice):
         loaded = voice
     else:

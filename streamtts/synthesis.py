@@ -34,6 +34,7 @@ from .text.phonemizer import Phonemes, Phonemizer, WordSpan
 from .text.pipeline import TextPipeline
 from .text.segmenter import Segmenter, SegmenterOptions
 from .voices.incremental import IncrementalDecoder, segment_timing
+from .voices.options import VoiceOptions
 from .voices.piper import PiperVoice
 from .voices.pitch import Repitched, repitch_whole
 
@@ -319,13 +320,16 @@ class Synthesizer:
             yield SegmentAudio(current, np.concatenate(parts))
 
 
-def load_warm_voice(voice: str | Path | None = None, *, threads: int | None = None) -> PiperVoice:
+def load_warm_voice(
+    voice: str | Path | None = None, options: VoiceOptions | None = None
+) -> PiperVoice:
     """A voice loaded (a name, a path, or None for the default) and warmed:
     its first utterance pays nothing. Blocking; the one way every door
-    loads its voice (``threads``: onnxruntime threads per part, see
-    :func:`~streamtts.voices.registry.load_voice`)."""
+    loads its voice. ``options``: weight precision and threads per part
+    (:class:`~streamtts.voices.options.VoiceOptions`)."""
     from .voices.registry import load_voice
 
-    loaded = load_voice(voice, threads=threads)
+    options = options or VoiceOptions()
+    loaded = load_voice(voice, precision=options.precision, threads=options.threads)
     PiperSteps(loaded).warm_up()
     return loaded

@@ -40,6 +40,7 @@ def speak_defaults() -> dict[str, object]:
         "--format": inspect.signature(FileSink).parameters["format"].default,
         "--latency": SoundCardSink().requested_latency_s,  # made, not opened
         "--progress": "auto",
+        "--precision": engine.voice.precision,
     }
 
 
@@ -57,6 +58,7 @@ def serve_defaults() -> dict[str, object]:
         "--peak": server.true_peak_dbtp,
         "--idle-timeout": server.http_limits.idle_s,
         "--drain": server.drain_s,
+        "--precision": server.voice_options.precision,
     }
 
 
@@ -180,3 +182,22 @@ def test_without_the_server_extras_speak_speaks(tmp_path: Path, cache_dir: Path)
     result = python(WITHOUT_SERVER, "speak", "--out", "x.wav", "No server here.", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.wav").stat().st_size > 22050  # half a second of s16le, and more
+
+
+def test_the_small_device_flags_reach_the_voice() -> None:
+    from streamtts import VoiceOptions
+
+    args = build_parser().parse_args(["speak", "--small-device", "Hi."])
+    options = speak_command.engine_options(args, speak_command.synthesis_options(args), live=True)
+    assert options.voice == VoiceOptions.small_device() == VoiceOptions("int8", 1)
+    args = build_parser().parse_args(["speak", "--precision", "int8", "--threads", "2", "Hi."])
+    options = speak_command.engine_options(args, speak_command.synthesis_options(args), live=True)
+    assert options.voice == VoiceOptions("int8", 2)
+
+
+def test_serve_takes_the_small_device_flags() -> None:
+    pytest.importorskip("starlette")
+    from streamtts import VoiceOptions
+
+    served = serve_command.options(build_parser().parse_args(["serve", "--small-device"]))
+    assert served.voice_options == VoiceOptions("int8", 1)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DELIVERIES
 from ..errors import ConfigError
+from . import device
 from ._command import Command
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _EPILOG.format(wyoming=wyoming)
     _add_doors(parser, default, wyoming)
     _add_limits(parser, default)
+    device.add_arguments(parser)
 
 
 def _add_doors(parser: argparse.ArgumentParser, default: _Default, wyoming: str) -> None:
@@ -185,6 +187,7 @@ def options(args: argparse.Namespace) -> ServeOptions:
         max_streams=args.max_streams,
         model_slots=args.model_slots,
         seed=args.seed,
+        voice_options=device.voice_options(args),
         delivery=args.delivery,
         loudness_lufs=args.loudness,
         true_peak_dbtp=args.peak,

@@ -19,6 +19,7 @@ from ..errors import AudioDeviceError, InputTextError
 from ..sinks.base import Sink
 from ..sinks.files import FileSink
 from ..sinks.soundcard import SoundCardSink
+from . import device
 from ._command import Command, keyword_default
 from .progress import Progress
 
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_reading(parser, EngineOptions())
     _add_output(parser)
     _add_publishing(parser, EngineOptions())
+    device.add_arguments(parser)
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -262,6 +264,7 @@ def engine_options(
         trim_lead_in=live,
         loudness_lufs=None if whole_file else args.loudness,
         true_peak_dbtp=args.peak,
+        voice=device.voice_options(args),
     )
 
 

@@ -44,6 +44,7 @@ from ..serve.server import SERVER_SCHEDULE
 from ..serve.session import ServerState
 from ..serve.wyoming import serve_connection
 from ..serve.wyoming_wire import WyomingLimits
+from ..voices.options import VoiceOptions
 from ..voices.piper import PiperVoice
 from ._guest import TrioASGI, TrioGuest
 from ._health import EngineHealth
@@ -204,7 +205,9 @@ class StreamTTS:
             "pid": os.getpid(),
         }
         started = time.monotonic()
-        voice = await asyncio.to_thread(load_warm_voice, options.voice, threads=options.threads)
+        voice = await asyncio.to_thread(
+            load_warm_voice, options.voice, VoiceOptions(threads=options.threads)
+        )
         self.health = EngineHealth()
         self.guest = TrioGuest()
         await self.guest.start()

@@ -23,6 +23,7 @@ import trio
 from ..config import ChunkSchedule, EngineOptions, SynthesisOptions, check_delivery
 from ..errors import ConfigError, leaves
 from ..loudness import stream_gain
+from ..voices.options import VoiceOptions
 from .http import build_app
 from .limits import HttpLimits
 from .scheduler import Admission, ModelScheduler
@@ -59,6 +60,7 @@ class ServeOptions:
     max_streams: int = 8
     model_slots: int = 2
     seed: int | None = None
+    voice_options: VoiceOptions = field(default_factory=VoiceOptions)
     delivery: str = SynthesisOptions.delivery
     loudness_lufs: float | None = None
     true_peak_dbtp: float = EngineOptions.true_peak_dbtp
@@ -104,7 +106,7 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
     options.check()
     from ..synthesis import load_warm_voice
 
-    voice = await trio.to_thread.run_sync(load_warm_voice, options.voice)
+    voice = await trio.to_thread.run_sync(load_warm_voice, options.voice, options.voice_options)
     state = ServerState(
         voice,
         ModelScheduler(options.model_slots),

@@ -24,6 +24,8 @@ SETTINGS = {
     "StreamttsOutput": "STREAMTTS_SPEECHD_OUTPUT",
     "StreamttsLatency": "STREAMTTS_SPEECHD_LATENCY",
     "StreamttsLog": "STREAMTTS_SPEECHD_LOG",
+    "StreamttsPrecision": "STREAMTTS_PRECISION",
+    "StreamttsThreads": "STREAMTTS_ORT_THREADS",
 }
 _MODULE_CONF = """\
 # sd_streamtts: streamtts as a speech-dispatcher output module.
@@ -46,6 +48,11 @@ _MODULE_CONF = """\
 
 # How much the module logs: ERROR, WARNING, INFO or DEBUG.
 # StreamttsLog "WARNING"
+
+# A small device (one slow core): "int8" weights (made once, cached; half
+# the memory, less CPU per word) and one onnxruntime thread per model part.
+# StreamttsPrecision "fp32"
+# StreamttsThreads 2
 """
 
 

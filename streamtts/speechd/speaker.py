@@ -25,6 +25,7 @@ from ..engine import Engine, Utterance, run_engine
 from ..events import Event
 from ..sinks.base import Sink
 from ..synthesis import load_warm_voice
+from ..voices.options import VoiceOptions
 from ..voices.piper import PiperVoice
 from .audio import ServerAudio
 from .voices import ModuleVoice, catalogue, language_of
@@ -45,6 +46,7 @@ class ModuleSpeaker:
     ) -> None:
         self.out = out
         self.voice = voice  # the session's own voice as configured (None: the default)
+        self.voice_options = VoiceOptions()  # set at INIT, from StreamttsPrecision
         self.nursery = nursery
         self.on_event: Callable[[Event], None] | None = None  # the conversation shell's
         self.loaded: PiperVoice | None = None  # the voice speaking now
@@ -61,7 +63,11 @@ class ModuleSpeaker:
 
     async def init(self) -> PiperVoice:
         """Load and warm the session's voice; raises what went wrong."""
-        loaded = await trio.to_thread.run_sync(load_warm_voice, self.voice)
+        # StreamttsPrecision (the environment, or the module's file); the
+        # threads are read from STREAMTTS_ORT_THREADS (StreamttsThreads).
+        precision = os.environ.get("STREAMTTS_PRECISION", "fp32")
+        self.voice_options = VoiceOptions(precision=precision)  # type: ignore[arg-type]
+        loaded = await trio.to_thread.run_sync(load_warm_voice, self.voice, self.voice_options)
         self.loaded, self.home = loaded, loaded.name
         self.kept[loaded.name] = loaded
         self.voices = catalogue()
@@ -101,7 +107,7 @@ class ModuleSpeaker:
         if voice is None:
             source = next(v.source for v in self.voices if v.name == name)
             try:
-                voice = await trio.to_thread.run_sync(load_warm_voice, source)
+                voice = await trio.to_thread.run_sync(load_warm_voice, source, self.voice_options)
             except Exception as err:
                 _log.error("cannot load voice %s, keeping %s: %s", name, current, err)
                 self.unusable.add(name)

@@ -62,6 +62,12 @@ class VoiceOptions:
         ):
             raise ConfigError(f"threads must be a whole number from 1 to 64, got {self.threads!r}")
 
+    @classmethod
+    def small_device(cls) -> VoiceOptions:
+        """What a watch, a phone or a Raspberry Pi wants: int8 weights, all
+        synthesis on one core (``--small-device``)."""
+        return cls(precision="int8", threads=1)
+
     @property
     def intra_op_threads(self) -> int:
         return default_threads() if self.threads is None else self.threads
