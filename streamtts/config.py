@@ -196,6 +196,11 @@ class EngineOptions:
       small device) and onnxruntime threads per model part
       (:class:`~streamtts.voices.options.VoiceOptions`;
       ``VoiceOptions.small_device()`` is int8 on one thread).
+    - ``warm_up``: speak a short sentence to nowhere before the engine is
+      ready, so the first utterance pays no first-run costs (espeak-ng's
+      dictionaries, onnxruntime's first runs). A one-shot command whose
+      text is already in hand turns it off: its first utterance is the
+      warm-up, and the whole run is shorter.
     """
 
     synthesis: SynthesisOptions = SynthesisOptions()
@@ -214,6 +219,7 @@ class EngineOptions:
     loudness_lufs: float | None = None
     true_peak_dbtp: float = -1.5
     voice: VoiceOptions = field(default_factory=VoiceOptions)
+    warm_up: bool = True
 
     @property
     def effective_schedule(self) -> ChunkSchedule:

@@ -313,7 +313,12 @@ async def run_engine(
         backend = await _load_backend(voice, options)
     engine: Engine | None = None
     try:
-        await backend.warm_up()
+        if options.warm_up:
+            await backend.warm_up()
+        else:  # the kernels still, for the sink's first callback
+            from .dsp.ring import warm_up as compile_kernels
+
+            await trio.to_thread.run_sync(compile_kernels)
         loudness_gain = 1.0
         if options.loudness_lufs is not None:  # once per voice, then from its cache
             from .loudness import engine_gain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +18,76 @@ from . import naive
 floats = st.floats(-1.0, 1.0, width=32)
 
 
+KERNELS = ("ring_write", "ring_read", "apply_gain_ramps", "first_audible", "limiter_gains")
+
+
 def test_warm_up_compiles_every_kernel() -> None:
     warm_up()
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         pytest.skip("JIT disabled: kernels run as Python")
-    for kernel in k.all_kernels():
-        assert kernel.signatures, kernel  # type: ignore[attr-defined]
+    if k.COMPILED == "just in time":
+        for name in KERNELS:
+            assert getattr(k, name).signatures, name
+
+
+@pytest.mark.slow  # numba compiles a C extension: ~20 s
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="numba compiles it")
+def test_ahead_of_time_kernels_equal_the_jit(tmp_path: Path) -> None:
+    """The kernels compiled ahead of time (what scripts/install makes) give
+    the just-in-time kernels' results, and load without numba."""
+    import importlib.machinery
+    import importlib.util
+    import subprocess
+    import sys
+
+    from streamtts.dsp import aot
+
+    path = aot.build(tmp_path)
+    loader = importlib.machinery.ExtensionFileLoader("_streamtts_kernels", str(path))
+    spec = importlib.util.spec_from_file_location("_streamtts_kernels", path, loader=loader)
+    assert spec is not None
+    built = importlib.util.module_from_spec(spec)
+    loader.exec_module(built)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        block = rng.uniform(-1, 1, 257).astype(np.float32)
+        ring = np.zeros(300, np.float32)
+        state = np.zeros(k.STATE_SIZE, np.int64)
+        jit_ring, jit_state = ring.copy(), state.copy()
+        assert built.ring_write(ring, state, block) == k.ring_write(jit_ring, jit_state, block)
+        out, jit_out = np.empty(100, np.float32), np.empty(100, np.float32)
+        assert built.ring_read(ring, state, out, 8) == k.ring_read(jit_ring, jit_state, jit_out, 8)
+        np.testing.assert_array_equal(out, jit_out)
+        np.testing.assert_array_equal(state, jit_state)
+        gained, jit_gained = block.copy(), block.copy()
+        built.apply_gain_ramps(gained, 0.7, 5, 9)
+        k.apply_gain_ramps(jit_gained, 0.7, 5, 9)
+        np.testing.assert_array_equal(gained, jit_gained)
+        assert built.first_audible(block, 0.9) == k.first_audible(block, 0.9)
+        gains, jit_gains = np.empty_like(block), np.empty_like(block)
+        peaks = np.abs(block) * 2
+        limit, jit_limit = np.ones(1), np.ones(1)
+        built.limiter_gains(peaks, gains, limit, 0.8, 0.99)
+        k.limiter_gains(peaks, jit_gains, jit_limit, 0.8, 0.99)
+        np.testing.assert_array_equal(gains, jit_gains)
+    # With the build in the cache, the package loads it and never imports numba.
+    (tmp_path / "kernels").mkdir()
+    path.rename(tmp_path / "kernels" / "moved")
+    probe = (
+        "import sys; from streamtts.dsp import aot, _kernels as k; "
+        "print(k.COMPILED, 'numba' in sys.modules)"
+    )
+    env = {**os.environ, "STREAMTTS_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    env.pop("STREAMTTS_KERNELS", None)
+    made = subprocess.run(
+        [sys.executable, "-m", "streamtts.dsp.build_kernels"], env=env, capture_output=True, timeout=300
+    )
+    assert made.returncode == 0, made.stderr
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.stdout.split() == ["ahead", "of", "time", "False"], ran.stdout + ran.stderr
 
 
 @given(

@@ -103,5 +103,7 @@ def test_the_module_file_stands_for_environment_variables(tmp_path: Path) -> Non
     assert set(SETTINGS.values()) <= set(found)
     assert found["STREAMTTS_VOICE_DIR"] == str(Path.home() / "voices")  # the later line, ~ expanded
     assert found["STREAMTTS_SPEECHD_OUTPUT"] == "server"
-    assert sorted(key for key in found if key.startswith("?")) == ["?line 7", "?line 8"]
+    settings = uncommented.count("\n") + 1  # then the three lines added after them
+    unknown = [f"?line {settings + 2}", f"?line {settings + 3}"]  # Loudness, an empty voice
+    assert sorted(key for key in found if key.startswith("?")) == sorted(unknown)
     assert write_module_config(tmp_path).read_text() == path.read_text()  # an edited file is kept

@@ -265,6 +265,9 @@ def engine_options(
         loudness_lufs=None if whole_file else args.loudness,
         true_peak_dbtp=args.peak,
         voice=device.voice_options(args),
+        # Text already in hand: its first utterance is the warm-up (a
+        # shorter cold start); a stream read as it comes is warmed first.
+        warm_up=args.text == [] and args.file is None,
     )
 
 

@@ -1,134 +1,108 @@
-"""numba kernels: pure functions over preallocated arrays, nothing else.
+"""The ring stage's kernels, compiled by numba (the source: ``_kernel_source.py``).
 
-Each writes in place and returns a count; none allocates, so the audio
-callback may call them. ``nogil`` lets a worker thread run them beside the
-event loop; ``cache`` keeps the compiled code on disk. Compilation happens
-in :func:`streamtts.dsp.ring.warm_up`, at engine start, never at import
-(``njit`` is lazy) and never in the callback.
+Two ways, the same code: ahead of time (``aot.py`` compiles them once,
+at install, into a small extension kept in the cut cache; loading it
+takes half a millisecond and brings neither numba nor LLVM into the
+process: about 150 MB and half a second of a cold start saved), or, where
+no such build exists, just in time (``njit(nogil=True, cache=True)``,
+compiled at engine start by :func:`compile_for_production` and cached on
+disk). Never at import, never in the audio callback.
 
-Ring state (int64 array, see ``ring.py`` for the indices): monotonic
-counters ``written`` (producer only), ``read`` (consumer only),
-``clear_requested`` (producer only), ``clear_done`` (consumer only),
-``underruns`` and ``playing`` flags.
+``STREAMTTS_KERNELS=jit`` (or ``NUMBA_DISABLE_JIT=1``, the tests' plain
+Python run) ignores an ahead-of-time build.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import logging
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
 import numpy as np
-from numba import njit
 
-WRITTEN = 0
-READ = 1
-CLEAR_REQUESTED = 2
-CLEAR_DONE = 3
-UNDERRUNS = 4
-ACTIVE = 5  # 1 while an utterance is playing: empty reads count as underruns
-BLOCKS = 6
-STATE_SIZE = 8
+from . import _kernel_source as source
+from ._kernel_source import (
+    ACTIVE,
+    BLOCKS,
+    CLEAR_DONE,
+    CLEAR_REQUESTED,
+    READ,
+    STATE_SIZE,
+    UNDERRUNS,
+    WRITTEN,
+)
 
+__all__ = [
+    "ACTIVE",
+    "BLOCKS",
+    "CLEAR_DONE",
+    "CLEAR_REQUESTED",
+    "COMPILED",
+    "READ",
+    "STATE_SIZE",
+    "UNDERRUNS",
+    "WRITTEN",
+    "apply_gain_ramps",
+    "compile_for_production",
+    "first_audible",
+    "limiter_gains",
+    "ring_read",
+    "ring_write",
+]
 
-@njit(nogil=True, cache=True)
-def ring_write(ring: np.ndarray, state: np.ndarray, samples: np.ndarray) -> int:
-    """Append as many samples as fit; returns how many were written."""
-    capacity = ring.shape[0]
-    written = state[WRITTEN]
-    free = capacity - (written - state[READ])
-    count = min(free, samples.shape[0])
-    for k in range(count):
-        ring[(written + k) % capacity] = samples[k]
-    state[WRITTEN] = written + count
-    return count
-
-
-@njit(nogil=True, cache=True)
-def ring_read(ring: np.ndarray, state: np.ndarray, out: np.ndarray, fade: int) -> int:
-    """Fill ``out`` (always all of it) from the ring; returns samples read.
-
-    Missing samples are zeros. A pending clear request fades what is
-    available out over ``fade`` samples and drops the rest of the ring.
-    """
-    capacity = ring.shape[0]
-    read = state[READ]
-    available = state[WRITTEN] - read
-    wanted = out.shape[0]
-    if state[CLEAR_REQUESTED] != state[CLEAR_DONE]:
-        n = min(available, fade, wanted)
-        for k in range(n):
-            out[k] = ring[(read + k) % capacity] * (1.0 - (k + 1) / (n + 1))
-        for k in range(n, wanted):
-            out[k] = 0.0
-        state[READ] = state[WRITTEN]  # drop everything queued
-        state[CLEAR_DONE] = state[CLEAR_REQUESTED]
-        state[BLOCKS] += 1
-        return n
-    n = min(available, wanted)
-    for k in range(n):
-        out[k] = ring[(read + k) % capacity]
-    for k in range(n, wanted):
-        out[k] = 0.0
-    state[READ] = read + n
-    if n < wanted and state[ACTIVE] != 0:
-        state[UNDERRUNS] += 1
-    state[BLOCKS] += 1
-    return n
+_log = logging.getLogger(__name__)
 
 
-@njit(nogil=True, cache=True)
-def apply_gain_ramps(samples: np.ndarray, gain: float, fade_in: int, fade_out: int) -> int:
-    """Scale by ``gain`` with linear ramps over the first/last samples."""
-    n = samples.shape[0]
-    for k in range(n):
-        g = gain
-        if k < fade_in:
-            g *= (k + 1) / (fade_in + 1)
-        if k >= n - fade_out:
-            g *= (n - k) / (fade_out + 1)
-        samples[k] *= g
-    return n
+def _ahead_of_time() -> ModuleType | None:
+    """This machine's ahead-of-time build of these kernels, if one was made."""
+    if os.environ.get("STREAMTTS_KERNELS") == "jit" or os.environ.get("NUMBA_DISABLE_JIT"):
+        return None
+    from .aot import built_module_path
+
+    path = built_module_path()
+    if path is None:
+        return None
+    try:
+        loader = importlib.machinery.ExtensionFileLoader("_streamtts_kernels", str(path))
+        spec = importlib.util.spec_from_file_location("_streamtts_kernels", path, loader=loader)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except (ImportError, OSError) as err:  # a build for another machine: compile instead
+        _log.info("ahead-of-time kernels at %s do not load (%s); compiling", path, err)
+        return None
+    return module
 
 
-@njit(nogil=True, cache=True)
-def first_audible(samples: np.ndarray, threshold: float) -> int:
-    """Index of the first sample louder than ``threshold``; -1 if none."""
-    for k in range(samples.shape[0]):
-        # float(): compare in double precision with and without the JIT
-        # (plain numpy would round the threshold to float32 instead).
-        if abs(float(samples[k])) > threshold:
-            return k
-    return -1
+def _just_in_time() -> dict[str, Callable[..., Any]]:
+    from numba import njit
+
+    compile_lazily: Callable[[Any], Callable[..., Any]] = njit(nogil=True, cache=True)
+    return {name: compile_lazily(function) for name, (function, _) in source.KERNELS.items()}
 
 
-@njit(nogil=True, cache=True)
-def limiter_gains(
-    peaks: np.ndarray, gains: np.ndarray, state: np.ndarray, ceiling: float, release: float
-) -> int:
-    """A peak limiter's gain for each sample of a peak envelope, no look-ahead.
+_built = _ahead_of_time()
+COMPILED = "ahead of time" if _built is not None else "just in time"
+_found: dict[str, Callable[..., Any]] = (
+    {name: getattr(_built, name) for name in source.KERNELS}
+    if _built is not None
+    else _just_in_time()
+)
 
-    The gain falls at once to ``ceiling / peak`` wherever ``peak`` times it
-    would pass the ceiling, and otherwise recovers toward 1 by the factor
-    ``release`` a sample. ``state[0]`` carries the gain from call to call.
-    Returns how many samples it had to lower.
-    """
-    gain = state[0]
-    lowered = 0
-    for k in range(peaks.shape[0]):
-        gain = 1.0 - (1.0 - gain) * release
-        # float(): in double precision with and without the JIT.
-        peak = float(peaks[k])
-        if peak * gain > ceiling:
-            gain = ceiling / peak
-            lowered += 1
-        gains[k] = gain
-    state[0] = gain
-    return lowered
-
-
-def all_kernels() -> tuple[object, ...]:
-    return (ring_write, ring_read, apply_gain_ramps, first_audible, limiter_gains)
+ring_write = _found["ring_write"]
+ring_read = _found["ring_read"]
+apply_gain_ramps = _found["apply_gain_ramps"]
+first_audible = _found["first_audible"]
+limiter_gains = _found["limiter_gains"]
 
 
 def compile_for_production() -> None:
-    """Compile every kernel for float32 audio and int64 state."""
+    """Compile every kernel for float32 audio and int64 state (nothing left
+    to do for an ahead-of-time build but this check that it runs)."""
     ring = np.zeros(16, dtype=np.float32)
     state = np.zeros(STATE_SIZE, dtype=np.int64)
     block = np.ones(4, dtype=np.float32)
