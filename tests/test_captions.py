@@ -315,3 +315,25 @@ def test_word_and_cue_times_are_where_whisper_hears_the_words(
     assert statistics.median(errors) <= 0.150, statistics.median(errors)
     starts = {round(at, 4) for _, at in ours}
     assert all(round(c.start_s, 4) in starts for c in cues)  # a cue starts with a word's sound
+
+
+def test_from_python_a_file_with_captions_at_a_loudness(tmp_path: Path, cache_dir: Path) -> None:
+    import pyloudnorm
+
+    from streamtts import SynthesisOptions
+    from streamtts import speak as speak_text
+
+    text = NOTES.splitlines()[2]
+    result = speak_text(
+        text,
+        out=tmp_path / "line.wav",
+        captions=tmp_path / "line.vtt",
+        loudness_lufs=-16.0,
+        options=SynthesisOptions(seed=1),
+    )
+    assert not result.interrupted
+    cues = read_cues(tmp_path / "line.vtt")
+    assert words(" ".join(t for _, _, t in cues)) == words(text)
+    audio, rate = wav_audio(tmp_path / "line.wav")
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 16.0) <= 1.0
+    assert cues[-1][1] <= audio.size / rate
