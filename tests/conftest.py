@@ -30,6 +30,18 @@ def voice(cache_dir: Path) -> PiperVoice:
 
 
 @pytest.fixture(scope="session")
+def int8_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache of its own, so the int8 parts are made from nothing once."""
+    return tmp_path_factory.mktemp("int8-cache")
+
+
+@pytest.fixture(scope="session")
+def int8_voice(int8_cache: Path) -> PiperVoice:
+    """Cut and quantized from an empty cache (about a minute of CPU)."""
+    return load_voice(cache_dir=int8_cache, precision="int8", threads=1)
+
+
+@pytest.fixture(scope="session")
 def whisper():  # type: ignore[no-untyped-def]
     """Whisper tiny.en from a wheel: the judge of what a listener hears."""
     faster_whisper = pytest.importorskip("faster_whisper")
@@ -64,7 +76,7 @@ def has_sound() -> bool:
 # a server process (``server``). Such tests are marked ``slow``; the fast tier
 # (``pytest -m "not slow and not device"``) is the rest: units, properties,
 # virtual time, the conversation core, the wire parsers.
-_SLOW_FIXTURES = frozenset({"voice", "whisper", "server", "cache_dir"})
+_SLOW_FIXTURES = frozenset({"voice", "whisper", "server", "cache_dir", "int8_cache", "int8_voice"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -20,17 +20,6 @@ SENTENCES = corpus("english_sentences.txt")
 TEXT = " ".join(SENTENCES[10:14])
 
 
-@pytest.fixture(scope="module")
-def int8_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("int8-cache")
-
-
-@pytest.fixture(scope="module")
-def int8_voice(int8_cache: Path) -> PiperVoice:
-    """Cut and quantized from an empty cache (about a minute of CPU)."""
-    return load_voice(cache_dir=int8_cache, precision="int8", threads=1)
-
-
 def _intra_op_threads(voice: PiperVoice) -> dict[str, int]:
     sessions = voice._sessions
     return {part: s.get_session_options().intra_op_num_threads for part, s in sessions.items()}
@@ -66,6 +55,38 @@ def test_int8_chunked_equals_whole(int8_voice: PiperVoice, noise: float | None) 
     assert a.shape == b.shape
     assert np.max(np.abs(a - b)) <= 1e-3
     assert np.max(np.abs(a)) > 0.1  # it speaks
+
+
+@pytest.mark.slow
+async def test_int8_trio_path_equals_whole(int8_voice: PiperVoice) -> None:
+    """Through the engine (actors, worker threads, a sink) as through the plain path."""
+    import trio
+
+    from streamtts import AudioStreamSink, EngineOptions, open_engine
+    from streamtts.backend import ThreadedBackend
+
+    options = SynthesisOptions(seed=11, noise_scale=0.0, noise_w_scale=0.0)
+    whole = np.concatenate(
+        [c.samples for c in Synthesizer(int8_voice, options).speak([TEXT], whole=True)]
+    )
+    sink, got = AudioStreamSink(max_blocks=4), []
+    backend = ThreadedBackend.for_voice(int8_voice, options)
+    with trio.fail_after(300):
+        async with (
+            open_engine(backend=backend, sink=sink, options=EngineOptions(synthesis=options)) as e,
+            trio.open_nursery() as nursery,
+        ):
+
+            async def read() -> None:
+                async for block in sink:
+                    got.append(block)
+
+            nursery.start_soon(read)
+            await e.say(TEXT)
+            nursery.cancel_scope.cancel()
+    streamed = np.concatenate(got)
+    assert streamed.shape == whole.shape
+    assert np.max(np.abs(streamed - whole)) <= 1e-3
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streamtts import load_voice
+from streamtts import PiperVoice
 
 from .conftest import has_sound
 from .cpu_limit import available, limited
@@ -44,9 +44,11 @@ print(json.dumps(trio.run(main)))
 
 @pytest.mark.skipif(not available(), reason="needs root and cgroups to limit the CPU")
 @pytest.mark.skipif(not has_sound(), reason="needs a sound server")
-def test_one_core_at_half_speed_plays_without_a_gap(cache_dir: Path) -> None:
-    load_voice(cache_dir=cache_dir, precision="int8")  # quantized here, once, not under the quota
-    env = {**os.environ, "STREAMTTS_CACHE_DIR": str(cache_dir)}
+def test_one_core_at_half_speed_plays_without_a_gap(
+    int8_voice: PiperVoice, int8_cache: Path
+) -> None:
+    # The int8 parts are made (once, not under the quota) by the fixture.
+    env = {**os.environ, "STREAMTTS_CACHE_DIR": str(int8_cache)}
     with limited(0.5) as prefix:
         child = subprocess.run(
             [*prefix, sys.executable, "-c", CHILD],
