@@ -135,6 +135,7 @@ def fleet(voice: PiperVoice, cache_dir: Any) -> Iterator[Fleet]:
             cluster.wait_running("wyoming")
             running = Fleet(cluster, wyoming_port)
             running.wait_replicas(2)
+            cluster.wait_proxies()
             for port in cluster.proxy_ports:  # each proxy learns where the replicas are
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).raise_for_status()
             yield running

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +112,21 @@ class LocalCluster:
         found = apps.get(app, {}).get("deployments", {}).get(deployment, {})
         return list(found.get("replicas", []))
 
+    def wait_proxies(self, timeout_s: float = 60.0) -> None:
+        """Until every node's proxy answers (a node's proxy starts after the
+        applications report RUNNING)."""
+        deadline = time.monotonic() + timeout_s
+        for port in self.proxy_ports:
+            while True:
+                try:
+                    with urlopen(f"http://127.0.0.1:{port}/-/healthz", timeout=5) as response:
+                        response.read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.25)
+
     def wait_running(self, app: str, timeout_s: float = 180.0) -> dict[str, Any]:
         """Until the application is RUNNING; raises with its message if it failed."""
         deadline = time.monotonic() + timeout_s
@@ -158,11 +173,15 @@ def start_cluster(
     nodes: int = 2,
     cpus_per_node: int = 1,
     env: Mapping[str, str] | None = None,
-    pin_cores: bool = False,
+    cores: Sequence[int] | None = None,
+    head_cpus: int | None = None,
     timeout_s: float = 120.0,
 ) -> LocalCluster:
-    """Start the head and ``nodes - 1`` workers; ``pin_cores``: node i runs
-    on core i only (a node of one CPU is then one core, not a share of all)."""
+    """Start the head and ``nodes - 1`` workers. ``cores``: node i runs on
+    core ``cores[i]`` only, with all it starts (a node of one CPU is then
+    one core, not a share of all); ``head_cpus``: the head's CPUs, if not
+    ``cpus_per_node`` (0: the head runs Ray's control plane and proxy, no
+    replica)."""
     base = _node_env(env)
     cluster = LocalCluster(
         nodes,
@@ -172,24 +191,26 @@ def start_cluster(
         metrics_ports=tuple(free_port() for _ in range(nodes)),
         env=base,
     )
-    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus_per_node)]
+    common = ["--node-ip-address", "127.0.0.1"]
     common += ["--object-store-memory", str(_OBJECT_STORE_BYTES), "--disable-usage-stats"]
     head_env = {**base, "AUTOSCALER_METRIC_PORT": str(free_port())}
     head_env["DASHBOARD_METRIC_PORT"] = str(free_port())
     head = ["start", "--head", "--port", str(cluster.gcs_port), *common]
+    head += ["--num-cpus", str(cpus_per_node if head_cpus is None else head_cpus)]
     head += ["--include-dashboard=true", "--dashboard-host", "127.0.0.1"]
     head += ["--dashboard-port", str(cluster.dashboard_port)]
     head += ["--dashboard-agent-listen-port", str(free_port())]
     head += ["--metrics-export-port", str(cluster.metrics_ports[0])]
     head += ["--ray-client-server-port", str(free_port())]
-    _ray(head, head_env, 0 if pin_cores else None, timeout_s)
+    _ray(head, head_env, None if cores is None else cores[0], timeout_s)
     for node in range(1, nodes):
         worker_env = {**base, "RAY_SERVE_WORKER_PROXY_HTTP_PORT": str(cluster.proxy_ports[node])}
         worker = ["start", "--address", cluster.address, *common]
+        worker += ["--num-cpus", str(cpus_per_node)]
         worker += ["--resources", json.dumps({f"node{node}": 1})]
         worker += ["--dashboard-agent-listen-port", str(free_port())]
         worker += ["--metrics-export-port", str(cluster.metrics_ports[node])]
-        _ray(worker, worker_env, node if pin_cores else None, timeout_s)
+        _ray(worker, worker_env, None if cores is None else cores[node], timeout_s)
     return cluster
 
 
@@ -203,12 +224,13 @@ def local_cluster(
     nodes: int = 2,
     cpus_per_node: int = 1,
     env: Mapping[str, str] | None = None,
-    pin_cores: bool = False,
+    cores: Sequence[int] | None = None,
+    head_cpus: int | None = None,
 ) -> Iterator[LocalCluster]:
-    """A cluster for the block; stopped when it ends, also on an error (or
-    when starting it failed half-way)."""
+    """A cluster for the block (see :func:`start_cluster`); stopped when it
+    ends, also on an error (or when starting it failed half-way)."""
     try:
-        yield start_cluster(nodes, cpus_per_node, env, pin_cores)
+        yield start_cluster(nodes, cpus_per_node, env, cores, head_cpus)
     finally:
         stop_cluster()
 
