@@ -29,13 +29,19 @@ DELIVERIES = {"calm": 0.7, "lively": 1.0}
 # characters, long phoneme strings are split at 600 symbols: ~3,000 frames).
 _ONE_CHUNK_FRAMES = 1 << 30
 
+# Speaking rates, as factors on the voice's pace: slower by its length
+# scale, faster up to 4x by shorter phonemes and time-scale modification
+# (voices/tempo.py), where a screen reader's fastest listeners are.
+MIN_RATE, MAX_RATE = 0.1, 4.0
+
 
 @dataclass(frozen=True)
 class SynthesisOptions:
     """How a voice speaks. ``None`` means "the voice's own default".
 
-    - ``rate``: speaking-rate factor; 1.0 is the voice's pace, 1.5 is half
-      again as fast (the model's length scale is divided by it).
+    - ``rate``: speaking-rate factor, 0.1 to 4; 1.0 is the voice's pace,
+      1.5 is half again as fast (slower: the model's length scale is
+      divided by it; faster: ``voices/tempo.py``).
     - ``noise_scale``: variation of the voice's timbre and pitch (prior noise).
     - ``noise_w_scale``: variation of phoneme durations (duration noise).
     - ``seed``: makes the noise, and so the audio, reproducible.
@@ -56,9 +62,10 @@ class SynthesisOptions:
     def __post_init__(self) -> None:
         if not (isinstance(self.rate, (int, float)) and math.isfinite(self.rate)):
             raise ConfigError(f"rate must be a number, got {self.rate!r}")
-        if not 0.1 <= self.rate <= 10.0:
+        if not MIN_RATE <= self.rate <= MAX_RATE:
             raise ConfigError(
-                f"rate must be between 0.1 and 10 (1.0 = normal pace), got {self.rate}"
+                f"rate must be between {MIN_RATE:g} and {MAX_RATE:g} (1.0 = the voice's pace, "
+                f"4 = four times as fast), got {self.rate}"
             )
         for name in ("noise_scale", "noise_w_scale"):
             value = getattr(self, name)

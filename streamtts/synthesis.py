@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import ChunkSchedule, SynthesisOptions
-from .messages import AudioChunk, Planned, Prepared, Segment
+from .messages import AudioChunk, ChunkSource, Planned, Prepared, Segment
 from .text.frontend import FrontEnd
 from .text.options import TextOptions
 from .text.phoneme_ids import PhonemeIds, has_sound, to_phoneme_ids
@@ -37,6 +37,7 @@ from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.options import VoiceOptions
 from .voices.piper import PiperVoice
 from .voices.pitch import Repitched, repitch_whole
+from .voices.tempo import DURATION_LIMIT, Tempo, clamp_rate, faster, tempo_whole
 
 __all__ = [
     "PiperSteps",
@@ -156,9 +157,13 @@ class PiperSteps:
         voice = self.voice
         segment = prepared.segment
         options = self.options
-        if segment.rate != 1.0:  # SSML prosody or emphasis
-            rate = min(10.0, max(0.1, options.rate * segment.rate))
-            options = replace(options, rate=rate)
+        # The engine's rate times the text's (SSML prosody, emphasis, the
+        # utterance's): slower by the voice's length scale, faster by
+        # voices/tempo.py (shorter phonemes, then time-scale modification).
+        rate = clamp_rate(options.rate * segment.rate)
+        graph_rate = min(rate, 1.0 if voice.can_stream else DURATION_LIMIT)
+        if graph_rate != options.rate:
+            options = replace(options, rate=graph_rate)
         if segment.delivery is not None:  # the utterance's own
             options = replace(options, delivery=segment.delivery)
         if segment.tone:
@@ -172,11 +177,15 @@ class PiperSteps:
                 audio = repitch_whole(audio, segment.pitch, voice.sample_rate_hz)
             else:
                 audio = voice.synthesize_ids(prepared.ids, options, rng)
+            if rate > graph_rate:
+                audio = tempo_whole(audio, rate / graph_rate)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         # A pitch: every phoneme made `pitch` times longer, played `pitch` times faster.
         plan = voice.encode(prepared.ids, options, rng, stretch=segment.pitch)
+        plan, tempo = faster(plan, rate)  # shorter phonemes; tempo: the rest
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
+        inner_offset = sample_offset if tempo == 1.0 else 0  # else placed by Tempo
         decoder = IncrementalDecoder(
             voice,
             plan,
@@ -184,15 +193,18 @@ class PiperSteps:
             segment,
             self.schedule,
             # A stretched plan's chunks are placed in the segment by Repitched.
-            sample_offset=sample_offset if plan.stretch == 1.0 else 0,
+            sample_offset=inner_offset if plan.stretch == 1.0 else 0,
             last_part=prepared.last_part,
         )
-        if plan.stretch == 1.0:  # no pitch asked, or the voice could not be stretched
-            total = timing.total_samples
-            return Planned(segment, decoder, total, sample_offset, prepared.last_part)
-        repitched = Repitched(decoder, plan.stretch, voice.sample_rate_hz, sample_offset)
-        total = round(timing.total_samples / plan.stretch)
-        return Planned(segment, repitched, total, sample_offset, prepared.last_part)
+        chunks: ChunkSource = decoder
+        total = timing.total_samples
+        if plan.stretch != 1.0:  # a pitch asked, and the voice could be stretched
+            chunks = Repitched(decoder, plan.stretch, voice.sample_rate_hz, inner_offset)
+            total = round(total / plan.stretch)
+        if tempo != 1.0:
+            faster_chunks = Tempo(chunks, tempo, total, sample_offset)
+            chunks, total = faster_chunks, faster_chunks.total_samples
+        return Planned(segment, chunks, total, sample_offset, prepared.last_part)
 
     def warm_up(self) -> None:
         """Speak the warm-up texts to nowhere (see ``_WARM_UP_TEXTS``), once

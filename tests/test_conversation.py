@@ -401,7 +401,7 @@ def test_speechd_commands_to_inputs_and_reports_to_events() -> None:
     settings = Settings()
     assert settings.update({"rate": "100", "punctuation_mode": "all", "cap_let_recogn": "icon"})
     said = speak_input(Command("SPEAK", text="Hi"), settings, VOICE)
-    assert said.text.startswith('<speak><prosody rate="250%"') and said.request.voice == VOICE
+    assert said.text.startswith('<speak><prosody rate="400%"') and said.request.voice == VOICE
     assert said.request.reading == TextOptions(format="ssml", punctuation="all", capitals="tone")
     assert speak_input(Command("CHAR", text="B"), settings, None).text == "cap B"
     assert speak_input(Command("KEY", text="ctrl+c"), settings, None).text == "control c"

@@ -80,7 +80,7 @@ def _add_voice(parser: argparse.ArgumentParser, synthesis: SynthesisOptions) -> 
         "--rate",
         type=float,
         default=synthesis.rate,
-        help="speaking rate, 1.0 = normal, 1.5 = faster (default %(default)s)",
+        help="rate, 0.1-4: 1.0 = the voice's pace, 2 = twice as fast (default %(default)s)",
     )
     parser.add_argument(
         "--seed",

@@ -1,8 +1,10 @@
 """What speech-dispatcher has ``SET`` for the next messages, and what it
 makes of a message (sans-IO).
 
-- ``rate`` -100…100 → speaking rate 0.4×…2.5× (2.5 ** (rate / 100)): like
-  the espeak-ng module's 80…450 words a minute around its 175;
+- ``rate`` -100…100 → speaking rate 0.4×…4× the voice's pace (below 0
+  2.5 ** (rate / 100), as the espeak-ng module's 80…170 words a minute;
+  above 0 4 ** (rate / 100): 50 is 2×, 100 is 4×, about 740 words a
+  minute, past the espeak-ng module's 449 at 100; ``voices/tempo.py``);
 - ``volume`` -100…100 → gain 0…2 (0 is the voice's own level);
 - ``pitch`` -100…100 → 6 semitones down…up (``voices/pitch.py``: the
   voice's timbre moves with it; ``pitch_range`` is not supported);
@@ -17,13 +19,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ..config import MAX_RATE
 from ..conversation.inputs import Speak
 from ..conversation.requests import UtteranceRequest
 from ..text import reading
 from ..text.frontend import TextOptions
 from .protocol import Command
 
-__all__ = ["Settings", "speak_input"]
+__all__ = ["Settings", "speak_input", "speaking_rate"]
 
 _log = logging.getLogger("streamtts.speechd")
 
@@ -79,7 +82,7 @@ class Settings:
     def wrap(self, ssml: str) -> str:
         """The message inside a prosody for the session's rate, volume and
         pitch (-100…100 → 6 semitones down…up)."""
-        rate = 100 * 2.5 ** (self.rate / 100)
+        rate = 100 * speaking_rate(self.rate)
         volume = self.volume + 100
         pitch = f' pitch="{6 * self.pitch / 100:+.2f}st"' if self.pitch else ""
         return (
@@ -91,6 +94,12 @@ class Settings:
             format="ssml", punctuation=self.punctuation, capitals=self.capitals,
             spell=self.spelling,
         )  # fmt: skip
+
+
+def speaking_rate(rate: int) -> float:
+    """speech-dispatcher's rate (-100…100) as a factor on the voice's pace."""
+    top = MAX_RATE if rate > 0 else 2.5
+    return float(top ** (rate / 100))
 
 
 def speak_input(command: Command, settings: Settings, voice: str | None) -> Speak:
