@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtts.dsp import _kernels as k
+from streamtts.dsp.levels import PeakLimiter, db_to_gain
 from streamtts.dsp.ring import SampleRing, warm_up
 
 from . import naive
@@ -81,7 +84,10 @@ def test_ahead_of_time_kernels_equal_the_jit(tmp_path: Path) -> None:
     env.pop("NUMBA_DISABLE_JIT", None)
     env.pop("STREAMTTS_KERNELS", None)
     made = subprocess.run(
-        [sys.executable, "-m", "streamtts.dsp.build_kernels"], env=env, capture_output=True, timeout=300
+        [sys.executable, "-m", "streamtts.dsp.build_kernels"],
+        env=env,
+        capture_output=True,
+        timeout=300,
     )
     assert made.returncode == 0, made.stderr
     ran = subprocess.run(
@@ -229,3 +235,44 @@ def test_kernel_tests_pass_without_the_jit() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed" in result.stdout
+
+
+# -- the peak limiter (loudness targets on a stream) ------------------------------------
+
+
+@settings(max_examples=200, deadline=None)  # the first call compiles the kernel
+@given(
+    peaks=st.lists(st.floats(0.0, 8.0, width=32), max_size=300),
+    ceiling=st.floats(0.05, 1.0),
+    release=st.floats(0.0, 0.99999),
+    start=st.floats(0.01, 1.0),
+)
+def test_limiter_gains_match_numpy(
+    peaks: list[float], ceiling: float, release: float, start: float
+) -> None:
+    x = np.asarray(peaks, dtype=np.float32)
+    gains, state = np.full(x.size, 9, np.float32), np.array([start])
+    lowered = k.limiter_gains(x, gains, state, ceiling, release)
+    twin, after, twin_lowered = naive.limiter_gains(x, ceiling, release, start)
+    np.testing.assert_allclose(gains, twin, rtol=1e-6)
+    assert lowered == twin_lowered and math.isclose(state[0], after, rel_tol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    samples=st.lists(floats, min_size=1, max_size=400),
+    gain=st.floats(0.1, 30.0),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+    ceiling_db=st.floats(-12.0, 0.0),
+)
+def test_streaming_equals_batch_and_nothing_passes_the_ceiling(
+    samples: list[float], gain: float, cuts: list[int], ceiling_db: float
+) -> None:
+    x = np.asarray(samples, dtype=np.float32) * np.float32(gain)
+    ceiling = db_to_gain(ceiling_db)
+    whole = PeakLimiter(ceiling, 22050).process(x)
+    streaming = PeakLimiter(ceiling, 22050)
+    edges = [0, *sorted(c % (x.size + 1) for c in cuts), x.size]
+    pieces = [streaming.process(x[a:b]) for a, b in itertools.pairwise(edges)]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert float(np.max(np.abs(whole))) <= ceiling * (1 + 1e-6)

@@ -4,7 +4,6 @@ files normalized exactly, streams that never clip, and the doors."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import subprocess
@@ -16,13 +15,11 @@ import numpy as np
 import pyloudnorm
 import pytest
 import trio
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtts import ConfigError, EngineOptions, PiperVoice, SynthesisOptions, Synthesizer
 from streamtts.backend import ThreadedBackend
-from streamtts.dsp import _kernels as k
-from streamtts.dsp.levels import PeakLimiter, db_to_gain, stream_ceiling
+from streamtts.dsp.levels import PeakLimiter, stream_ceiling
 from streamtts.engine import open_engine
 from streamtts.loudness import (
     integrated_lufs,
@@ -34,7 +31,6 @@ from streamtts.messages import AudioChunk, Segment
 from streamtts.output import OutputCore
 from streamtts.sinks.wav import PcmWriter
 
-from . import naive
 from .test_delivery import KeepingSink
 
 RATE = 22050
@@ -66,45 +62,7 @@ def speech_like(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
     return ((tone * envelope + clicks) * 0.05).astype(np.float32)
 
 
-# -- the kernel ------------------------------------------------------------------------
-
-
-@settings(max_examples=200, deadline=None)  # the first call compiles the kernel
-@given(
-    peaks=st.lists(st.floats(0.0, 8.0, width=32), max_size=300),
-    ceiling=st.floats(0.05, 1.0),
-    release=st.floats(0.0, 0.99999),
-    start=st.floats(0.01, 1.0),
-)
-def test_limiter_gains_match_numpy(
-    peaks: list[float], ceiling: float, release: float, start: float
-) -> None:
-    x = np.asarray(peaks, dtype=np.float32)
-    gains, state = np.full(x.size, 9, np.float32), np.array([start])
-    lowered = k.limiter_gains(x, gains, state, ceiling, release)
-    twin, after, twin_lowered = naive.limiter_gains(x, ceiling, release, start)
-    np.testing.assert_allclose(gains, twin, rtol=1e-6)
-    assert lowered == twin_lowered and math.isclose(state[0], after, rel_tol=1e-9)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    samples=st.lists(floats, min_size=1, max_size=400),
-    gain=st.floats(0.1, 30.0),
-    cuts=st.lists(st.integers(0, 400), max_size=8),
-    ceiling_db=st.floats(-12.0, 0.0),
-)
-def test_streaming_equals_batch_and_nothing_passes_the_ceiling(
-    samples: list[float], gain: float, cuts: list[int], ceiling_db: float
-) -> None:
-    x = np.asarray(samples, dtype=np.float32) * np.float32(gain)
-    ceiling = db_to_gain(ceiling_db)
-    whole = PeakLimiter(ceiling, RATE).process(x)
-    streaming = PeakLimiter(ceiling, RATE)
-    edges = [0, *sorted(c % (x.size + 1) for c in cuts), x.size]
-    pieces = [streaming.process(x[a:b]) for a, b in itertools.pairwise(edges)]
-    np.testing.assert_array_equal(np.concatenate(pieces), whole)
-    assert float(np.max(np.abs(whole))) <= ceiling * (1 + 1e-6)
+# -- the limiter (its kernel against the numpy twin: tests/test_kernels.py) -------------
 
 
 def test_the_limiter_leaves_quiet_audio_alone_and_checks_its_input() -> None:
