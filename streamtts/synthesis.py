@@ -37,7 +37,7 @@ from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.options import VoiceOptions
 from .voices.piper import PiperVoice
 from .voices.pitch import Repitched, repitch_whole
-from .voices.tempo import DURATION_LIMIT, Tempo, clamp_rate, faster, tempo_whole
+from .voices.tempo import Tempo, clamp_rate, faster, graph_rate, tempo_whole
 
 __all__ = [
     "PiperSteps",
@@ -159,11 +159,11 @@ class PiperSteps:
         options = self.options
         # The engine's rate times the text's (SSML prosody, emphasis, the
         # utterance's): slower by the voice's length scale, faster by
-        # voices/tempo.py (shorter phonemes, then time-scale modification).
+        # voices/tempo.py (time-scale modification; shorter phonemes past 2x).
         rate = clamp_rate(options.rate * segment.rate)
-        graph_rate = min(rate, 1.0 if voice.can_stream else DURATION_LIMIT)
-        if graph_rate != options.rate:
-            options = replace(options, rate=graph_rate)
+        voice_rate = graph_rate(rate, voice.can_stream)
+        if voice_rate != options.rate:
+            options = replace(options, rate=voice_rate)
         if segment.delivery is not None:  # the utterance's own
             options = replace(options, delivery=segment.delivery)
         if segment.tone:
@@ -177,13 +177,13 @@ class PiperSteps:
                 audio = repitch_whole(audio, segment.pitch, voice.sample_rate_hz)
             else:
                 audio = voice.synthesize_ids(prepared.ids, options, rng)
-            if rate > graph_rate:
-                audio = tempo_whole(audio, rate / graph_rate)
+            if rate > voice_rate:
+                audio = tempo_whole(audio, rate / voice_rate)
             source = WholeAudio(audio, segment, sample_offset, prepared.last_part)
             return Planned(segment, source, audio.size, sample_offset, prepared.last_part)
         # A pitch: every phoneme made `pitch` times longer, played `pitch` times faster.
         plan = voice.encode(prepared.ids, options, rng, stretch=segment.pitch)
-        plan, tempo = faster(plan, rate)  # shorter phonemes; tempo: the rest
+        plan, tempo = faster(plan, rate)  # shorter phonemes past 2x; tempo: the rest
         timing = segment_timing(plan, prepared.phonemes, voice.samples_per_frame)
         inner_offset = sample_offset if tempo == 1.0 else 0  # else placed by Tempo
         decoder = IncrementalDecoder(
