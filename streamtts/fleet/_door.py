@@ -75,16 +75,25 @@ class WyomingDoor:
         _log.info("wyoming door on %s:%d → %s", options.host, options.port, self.url)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The WebSocket is opened while the client's first event arrives, not
+        # after it: a Wyoming client writes as soon as it has connected.
+        connecting = asyncio.ensure_future(self._connect(writer))
         try:
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 first = await asyncio.wait_for(
                     reader.read(_READ_BYTES), self.options.idle_timeout_s
                 )
                 if first:
-                    await self._forward(first, reader, writer)
+                    await self._forward(first, await connecting, reader, writer)
         except (OSError, asyncio.IncompleteReadError):
             pass  # the client went away
         finally:
+            if not connecting.done():
+                connecting.cancel()
+            elif not connecting.cancelled() and connecting.exception() is None:
+                websocket = connecting.result()
+                if websocket is not None:  # closed already, or never used
+                    await websocket.close()
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
@@ -117,10 +126,13 @@ class WyomingDoor:
         return None
 
     async def _forward(
-        self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        first: bytes,
+        websocket: Any,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        websocket = await self._connect(writer)
-        if websocket is None:
+        if websocket is None:  # the client was told why
             return
         async with websocket:
             await websocket.send(first)

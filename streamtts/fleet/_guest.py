@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -132,6 +133,57 @@ class TrioGuest:
             await asyncio.wait([self._finished], timeout=_UNWIND_S)
 
 
+# Response messages a trio handler may have handed over before its ``send``
+# waits for them to go out: a few audio chunks, so a slow client still
+# holds its session back within a chunk or two (as on a socket).
+_SEND_AHEAD = 4
+
+
+class _Outbox:
+    """A request's response messages, trio → asyncio, in order, bounded.
+
+    The trio side appends (from a guest tick, which runs on the asyncio
+    loop's thread, so waking the asyncio pump is a plain ``Event.set``) and
+    waits only when ``_SEND_AHEAD`` are queued; one asyncio task sends them.
+    Saves each message two thread hops (an asyncio task per message, its
+    result carried back to trio)."""
+
+    def __init__(self, guest: TrioGuest, send: Any) -> None:
+        self.guest = guest
+        self.send = send
+        self.queue: deque[dict[str, Any] | None] = deque()
+        self.queued = asyncio.Event()
+        self.room: trio.Event | None = None  # a trio sender waiting for room
+        self.error: BaseException | None = None
+
+    async def put(self, message: dict[str, Any]) -> None:  # in trio
+        while len(self.queue) >= _SEND_AHEAD and self.error is None:
+            self.room = trio.Event()
+            await self.room.wait()
+        if self.error is not None:
+            raise self.error
+        self.queue.append(message)
+        self.queued.set()
+
+    async def pump(self) -> None:  # in asyncio
+        while True:
+            while not self.queue:
+                self.queued.clear()
+                await self.queued.wait()
+            message = self.queue.popleft()
+            if message is None:  # the handler is done
+                return
+            try:
+                await self.send(message)
+            except Exception as err:  # the client is gone: the handler hears it
+                self.error = err
+            if self.room is not None and self.guest._token is not None:
+                self.guest._token.run_sync_soon(self.room.set)
+                self.room = None
+            if self.error is not None:
+                return
+
+
 class TrioASGI:
     """An ASGI app on asyncio that serves each call with ``app`` under trio.
 
@@ -152,6 +204,7 @@ class TrioASGI:
             await _lifespan(receive, send)
             return
         guest, context = self.guest, contextvars.copy_context()
+        outbox = _Outbox(guest, send)
 
         async def trio_receive() -> Any:
             return await guest.host(receive, context)
@@ -159,9 +212,16 @@ class TrioASGI:
         async def trio_send(message: dict[str, Any]) -> None:
             if message["type"] in ("http.response.start", "websocket.accept") and self.headers:
                 message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await guest.host(lambda: send(message), context)
+            await outbox.put(message)
 
-        await guest.run(lambda: self.app(scope, trio_receive, trio_send))
+        pump = asyncio.ensure_future(outbox.pump())
+        try:
+            await guest.run(lambda: self.app(scope, trio_receive, trio_send))
+            outbox.queue.append(None)  # what the handler handed over still goes out
+            outbox.queued.set()
+            await pump
+        finally:
+            pump.cancel()
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
