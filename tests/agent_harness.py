@@ -27,7 +27,7 @@ REPLY = (
     "Sure! The museum opens at ten and closes at six, Tuesday through Sunday. "
     "Tickets cost fifteen dollars, and entry is free on the first Friday."
 )
-LONG_REPLY = " ".join(["This sentence is one of many in a long reply, read at an even pace."] * 4)
+LONG_REPLY = " ".join(["This sentence is one of many in a long reply, read at an even pace."] * 8)
 NEXT = "Next one, please."
 WHISPER_SENTENCES = TIMED[:16]  # plain words Whisper writes as the text does
 GAP_S = 0.5  # silence between sentences in the clip Whisper hears

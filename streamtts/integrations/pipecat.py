@@ -30,7 +30,10 @@ its frames; ours is a :class:`~.speech.Speech`):
   ``on_audio_context_interrupted``; the utterance is stopped where it is
   (mid-chunk) and nothing of it is appended after; the engine takes the
   next turn at once. Contexts marked uninterruptible go on (in process;
-  over the WebSocket an interrupt stops every unfinished utterance).
+  over the WebSocket an interrupt stops every unfinished utterance). A
+  context Pipecat ends on its own (``on_audio_context_completed``: no
+  frame for ``stop_frame_timeout_s``, as when tokens still in flight at an
+  interruption open a context no turn end closes) ends its utterance's text.
 - **Metrics**: TTFB (first ``run_tts`` of a context to its first audio
   frame), TTFA and usage characters, from the base class.
 
@@ -126,6 +129,11 @@ class StreamttsTTSService(TTSService):
         )
         if settings is not None:
             store.apply_update(settings)
+        # Every context here ends with its utterance (a TTSStoppedFrame); the
+        # timeout only closes one that nothing will end. Pipecat's 3 s also
+        # ends a context whose first audio is late, as on a busy CPU after a
+        # long queue of contexts: its audio would then be dropped.
+        kwargs.setdefault("stop_frame_timeout_s", 10.0)
         super().__init__(
             text_aggregation_mode=TextAggregationMode("token"),
             push_start_frame=True,
@@ -265,6 +273,15 @@ class StreamttsTTSService(TTSService):
         if utterance is not None:
             await utterance.interrupt()
 
+    async def on_audio_context_completed(self, context_id: str) -> None:
+        """Pipecat has played all it will of the context: its audio ended, or
+        nothing came for ``stop_frame_timeout_s`` (tokens that reached us
+        after an interruption open a context no turn end closes). Its
+        utterance's text ends here, so it cannot hold up the next turn's."""
+        utterance = self._utterances.pop(context_id, None)
+        if utterance is not None and not utterance.closed:
+            await utterance.end()
+
     async def _play(self, context_id: str, utterance: SpeechUtterance) -> None:
         """The utterance's events into its audio context, in order."""
         try:
@@ -277,8 +294,8 @@ class StreamttsTTSService(TTSService):
                 elif isinstance(event, SpokenWord):
                     words = [(word, event.start_s) for word in event.word.split()]
                     await self.add_word_timestamps(words, context_id)
-                elif isinstance(event, SpeechEnded) and not event.interrupted:
-                    await self._ended(context_id, event)
+                elif self._utterances.get(context_id) is utterance:
+                    await self._ended(context_id, event)  # ended, and Pipecat still waits for it
         finally:
             if self._utterances.get(context_id) is utterance:
                 del self._utterances[context_id]
@@ -288,5 +305,6 @@ class StreamttsTTSService(TTSService):
         if event.error is not None:
             logger.warning(f"{self}: {event.error.message}")
             await self.push_error(f"{self}: {event.error.message}")
-        await self.append_to_audio_context(context_id, TTSStoppedFrame(context_id=context_id))
-        await self.remove_audio_context(context_id)
+        if self.audio_context_available(context_id):
+            await self.append_to_audio_context(context_id, TTSStoppedFrame(context_id=context_id))
+            await self.remove_audio_context(context_id)
