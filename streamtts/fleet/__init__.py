@@ -13,9 +13,11 @@ or ``serve deploy deploy/fleet.yaml``. Both names are application
 builders, as Ray's convention has them: called with the arguments of
 ``serve run`` (``key=value``) or of a config's ``args:``
 (:class:`FleetOptions`, :class:`DoorOptions`); an unknown argument is an
-error. Every node's ``ray start`` should have
+error. Every node's ``ray start`` should have in its environment
 ``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=streamtts.fleet.proxy:middlewares``
-in its environment (:mod:`.proxy`: clients of a lost replica are told so).
+(:mod:`.proxy`: clients of a lost replica are told so, Ray's queue is
+bounded) and ``RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0`` (a session
+goes to the least busy replica, not to one on the proxy's own node).
 
 Needs ``pip install 'streamtts[fleet]'``.
 """
