@@ -103,6 +103,9 @@ class ChunkSchedule:
     max_chunk_frames: int = 128
     flow_context_frames: int | None = None
     decoder_context_frames: int | None = None
+    # None: first x growth. Set when the first chunk is made longer than
+    # the rest would follow from (fast speech, voices/tempo.py).
+    second_chunk_frames: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.first_chunk_frames <= self.max_chunk_frames:
@@ -112,20 +115,31 @@ class ChunkSchedule:
         for context in (self.flow_context_frames, self.decoder_context_frames):
             if context is not None and context < 0:
                 raise ConfigError("context frames must be >= 0")
+        if self.second_chunk_frames is not None and self.second_chunk_frames < 1:
+            raise ConfigError("second_chunk_frames must be >= 1")
 
     @classmethod
     def one_chunk(cls) -> ChunkSchedule:
         """Each segment decoded in one run: the same samples, later first audio."""
         return cls(first_chunk_frames=_ONE_CHUNK_FRAMES, max_chunk_frames=_ONE_CHUNK_FRAMES)
 
+    @property
+    def first_two_frames(self) -> int:
+        """The frames of the first two chunks (the flow's first run covers them)."""
+        second = self.second_chunk_frames or self.first_chunk_frames * self.growth
+        return int(self.first_chunk_frames + second)
+
     def sizes(self, total_frames: int) -> Iterator[int]:
         """Chunk sizes covering ``total_frames`` exactly."""
         done = 0
         size = float(self.first_chunk_frames)
+        second = self.second_chunk_frames
         while done < total_frames:
             step = min(int(size), total_frames - done)
             yield step
             done += step
+            if second is not None:
+                size, second = float(second) / self.growth, None
             size = min(size * self.growth, float(self.max_chunk_frames))
 
 

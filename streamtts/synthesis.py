@@ -37,7 +37,7 @@ from .voices.incremental import IncrementalDecoder, segment_timing
 from .voices.options import VoiceOptions
 from .voices.piper import PiperVoice
 from .voices.pitch import Repitched, repitch_whole
-from .voices.tempo import Tempo, clamp_rate, faster, graph_rate, tempo_whole
+from .voices.tempo import Tempo, clamp_rate, faster, graph_rate, tempo_schedule, tempo_whole
 
 __all__ = [
     "PiperSteps",
@@ -191,7 +191,7 @@ class PiperSteps:
             plan,
             timing,
             segment,
-            self.schedule,
+            tempo_schedule(self.schedule, tempo),
             # A stretched plan's chunks are placed in the segment by Repitched.
             sample_offset=inner_offset if plan.stretch == 1.0 else 0,
             last_part=prepared.last_part,

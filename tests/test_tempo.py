@@ -24,7 +24,7 @@ from streamtts import (
     Synthesizer,
 )
 from streamtts.backend import ThreadedBackend
-from streamtts.config import MAX_RATE
+from streamtts.config import MAX_RATE, ChunkSchedule
 from streamtts.engine import open_engine
 from streamtts.events import Event, WordStarted
 from streamtts.messages import AudioChunk, Segment, WordMark
@@ -38,6 +38,7 @@ from streamtts.voices.tempo import (
     clamp_rate,
     faster,
     shorten,
+    tempo_schedule,
     tempo_whole,
 )
 
@@ -179,6 +180,27 @@ def test_faster_brings_the_plan_to_the_rate_asked() -> None:
         assert (short is plan) == (rate <= TEMPO_LIMIT), rate
         assert tempo == pytest.approx(min(rate, TEMPO_LIMIT), rel=0.02), rate
     assert faster(plan, 1.0) == (plan, 1.0) and faster(plan, 0.5) == (plan, 1.0)
+
+
+def test_the_first_chunk_is_longer_by_the_tempo_and_the_rest_as_before() -> None:
+    plain = ChunkSchedule()
+    fast = tempo_schedule(plain, 2.0)
+    # 16 frames stretched 2x hold what 8 hold at the voice's pace; WSOLA
+    # keeps 3 frames back until the next chunk comes.
+    assert (fast.first_chunk_frames, fast.second_chunk_frames) == (19, 20)
+    assert list(fast.sizes(400)) == [19, 20, 50, 125, 128, 58]
+    assert fast.first_two_frames == 39 and plain.first_two_frames == 28
+    assert tempo_schedule(plain, 1.0) is plain
+    whole = ChunkSchedule.one_chunk()
+    assert tempo_schedule(whole, 4.0) is whole
+
+
+def test_first_chunk_at_four_times_holds_what_it_holds_at_the_voices_pace() -> None:
+    audio = voiced(60000)
+    fast = tempo_schedule(ChunkSchedule(), 2.0)
+    first = fast.first_chunk_frames * 256
+    (chunk, *_) = drain(Tempo(Cut(audio, [first, 5120]), 2.0, audio.size, 0))
+    assert chunk.samples.size == 8 * 256
 
 
 # -- where a rate is set -----------------------------------------------------------------

@@ -167,8 +167,7 @@ class IncrementalDecoder:
             # Also cover the second chunk: it has only the first chunk's audio
             # (about 93 ms) to hide its cost behind, so it should not pay for
             # a flow call as well. Costs ~2 ms more before the first audio.
-            second = self.schedule.first_chunk_frames * (1 + self.schedule.growth)
-            frame = max(frame, int(second) + self.decoder_context)
+            frame = max(frame, self.schedule.first_two_frames + self.decoder_context)
         block_stop = min(total, max(frame, self._z_ready + self._flow_ahead))
         self._flow_ahead = 64 if self._flow_ahead == 0 else _FLOW_BLOCK_FRAMES
         in_start = max(0, self._z_ready - context)
