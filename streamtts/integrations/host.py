@@ -11,17 +11,18 @@ and bounded pipeline on that voice, driven by the conversation core
 through a :class:`LocalChannel`.
 
 **Why a thread of its own, not trio's guest mode inside the agent's
-asyncio loop** (``benchmarks/agents_host.py``, numbers in the README): only
-one guest run fits on a thread, and a guest run lives and dies with its
-loop, while a process may hold several frameworks, several loops one
-after another (every ``asyncio.run``) and forked job processes. Measured
-on 2 cores, the thread costs nothing that matters: first audio as seen
-from asyncio was the same within a millisecond either way with an idle
-loop, and with the agent's loop busy (Python work 1 ms in every 2 ms, as
-a pipeline's frame processing) the guest run's first audio came later,
-because every trio step waits for the busy loop's turn, while the
-thread's did not (the GIL is released by every model call). The cost is
-a thread wake-up per message each way (tens of microseconds).
+asyncio loop.** Only one guest run fits on a thread, and a guest run lives
+and dies with its loop, while a process may hold several frameworks,
+several loops one after another (every ``asyncio.run``) and forked job
+processes; a thread serves them all with one voice and one scheduler.
+Measured (``benchmarks/agents_host.py``: both hosts in one process, the
+same voice, 48 sentences each, alternating; results/agents_host.md), the
+thread costs nothing that shows: first audio as seen from asyncio, p50,
+113 ms in a thread vs 120 ms as a guest with the agent's loop idle, 153 vs
+152 ms with it busy (1 ms of Python in every 2 ms), p95 322 vs 299 ms, on
+2 cores that other work kept at a load of 4-5 (hence the absolute times).
+Model calls release the GIL, so the two threads rarely wait for each
+other; the cost is a thread wake-up per message each way.
 
 Threading contract: the asyncio side only ever calls
 ``trio_token.run_sync_soon`` (thread-safe, never blocks); the trio side
