@@ -250,3 +250,22 @@ def test_interruption_stops_the_turn_and_the_next_one_speaks(make, references) -
     # the next turn is not held up: the engine was ready (a ceiling, not a speed test:
     # benchmarks/agents.py measures that; a busy shared machine takes ~1 s at worst)
     assert answered - asked < 3.0
+
+
+def test_an_uninterruptible_speak_frame_plays_on_through_an_interruption(
+    voice: PiperVoice,
+) -> None:
+    """In process, the interrupt reaches the interrupted contexts' utterances
+    only (over the WebSocket an interrupt stops all: see the README)."""
+    options = EngineOptions(synthesis=SynthesisOptions(seed=SEED))
+    service = WordSpy(voice=voice, engine_options=options)
+    kept = TTSSpeakFrame(LONG_REPLY)
+    kept.interruptible = False  # a greeting that must be heard, say
+    frames: list[Frame] = [kept, LLMFullResponseStartFrame()]
+    frames += [LLMTextFrame(piece) for piece in tokens(REPLY)]
+    frames += [SleepFrame(1.0), InterruptionFrame(), SleepFrame(0.2)]
+    down, _clock = run(service, frames)
+    audio = audio_by_context(down)
+    first = next(f.context_id for f in down if isinstance(f, TTSAudioRawFrame))
+    same_audio(audio[first or ""], reference(voice, LONG_REPLY)[0])  # every sample of it
+    assert set(audio) == {first}  # the interrupted turn never spoke: it waited behind
