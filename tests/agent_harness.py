@@ -49,6 +49,7 @@ def tokens(text: str, size: int = 2) -> list[str]:
 class Served:
     process: subprocess.Popen[bytes]
     url: str  # ws://127.0.0.1:PORT
+    port: int
 
 
 def free_port() -> int:
@@ -57,9 +58,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server() -> Served:
+def start_server(port: int | None = None) -> Served:
     """``streamtts serve`` on loopback (HTTP and WebSocket only), seeded."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamtts", "serve", "--port", str(port), "--wyoming", "none",
          "--token", TOKEN, "--seed", str(SEED)],
@@ -72,7 +73,7 @@ def start_server() -> Served:
         process.kill()
         assert process.stderr is not None
         raise AssertionError((line, process.stderr.read().decode()[-2000:]))
-    return Served(process, f"ws://127.0.0.1:{port}")
+    return Served(process, f"ws://127.0.0.1:{port}", port)
 
 
 def stop_server(served: Served) -> int:

@@ -226,3 +226,26 @@ def test_a_flush_ends_the_segment_as_livekit_has_it(voice: PiperVoice) -> None:
     events = run(go())
     assert "".join(timed_words(events)) == "One two."
     assert events[-1].is_final
+
+
+def test_the_remote_form_reconnects_for_the_next_stream(served: Served, references) -> None:  # type: ignore[no-untyped-def]
+    """A pooled connection the server dropped (a message over its 64 KB
+    limit) is not handed out again: the next stream connects anew."""
+
+    async def go() -> list[tts.SynthesizedAudio]:
+        engine = streamtts.TTS(url=served.url, token=TOKEN, sample_rate=RATE)
+        async with engine.synthesize(NEXT) as first:
+            [event async for event in first]
+        (pooled,) = engine._idle
+        await pooled.channel.websocket.send("x" * 70_000)  # type: ignore[attr-defined]
+        for _ in range(100):  # until its reader sees the close
+            if not pooled.usable:
+                break
+            await asyncio.sleep(0.02)
+        async with engine.synthesize(TEXT) as second:
+            events = [event async for event in second]
+        assert engine._idle and engine._idle[0] is not pooled
+        await engine.aclose()
+        return events
+
+    same_audio(pcm(run(go())), references[TEXT][0])

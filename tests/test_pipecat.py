@@ -269,3 +269,37 @@ def test_an_uninterruptible_speak_frame_plays_on_through_an_interruption(
     first = next(f.context_id for f in down if isinstance(f, TTSAudioRawFrame))
     same_audio(audio[first or ""], reference(voice, LONG_REPLY)[0])  # every sample of it
     assert set(audio) == {first}  # the interrupted turn never spoke: it waited behind
+
+
+def test_the_remote_form_reconnects_for_the_next_turn(served: Served, references) -> None:  # type: ignore[no-untyped-def]
+    """The server drops the connection between two turns (it closes a socket
+    that sends a message over its 64 KB limit): the next turn connects again,
+    as Pipecat's websocket services do."""
+    service = WordSpy(url=served.url, token=TOKEN)
+    connected: list[float] = []
+
+    @service.event_handler("on_connected")
+    async def on_connected(service: StreamttsTTSService) -> None:
+        connected.append(time.perf_counter())
+
+    async def drop_the_connection() -> None:
+        await asyncio.sleep(1.5)  # the first turn has been spoken
+        assert service._speech is not None
+        await service._speech.channel.websocket.send("x" * 70_000)  # type: ignore[attr-defined]
+
+    async def go() -> list[Frame]:
+        frames = [TTSSpeakFrame(NEXT), SleepFrame(3.0), TTSSpeakFrame(TEXT)]
+        dropping = asyncio.ensure_future(drop_the_connection())
+        params = PipelineParams(audio_out_sample_rate=RATE)
+        down, _up = await run_test(
+            service, frames_to_send=frames, pipeline_params=params, start_timeout=30
+        )
+        await dropping
+        return list(down)
+
+    down = asyncio.run(asyncio.wait_for(go(), TIMEOUT_S))
+    assert len(connected) == 2
+    audio = list(audio_by_context(down).values())
+    assert len(audio) == 2
+    same_audio(audio[0], references[NEXT][0])
+    same_audio(audio[1], references[TEXT][0])
