@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from livekit.agents import (
@@ -125,7 +125,7 @@ class TTS(tts.TTS):
     def update_options(self, *, speed: float | None = None) -> None:
         """The speaking rate of the streams started from now on."""
         if speed is not None:
-            self._opts = _Options(**{**self._opts.__dict__, "speed": speed})
+            self._opts = replace(self._opts, speed=speed)
             self._drop_idle()  # a connection's speed is fixed when it opens
 
     def prewarm(self) -> None:
