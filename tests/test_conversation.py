@@ -443,3 +443,16 @@ def test_speechd_commands_to_inputs_and_reports_to_events() -> None:
                 door.write(report)  # type: ignore[arg-type]
     # Replaced: nothing (the next 701 says it); stopped: 703.
     assert b"".join(lines).decode().splitlines() == ["703 STOP"]
+
+
+def test_idle_counts_from_the_last_word_or_the_end_of_the_audio() -> None:
+    from streamtts.conversation.idle import IdleWatch
+
+    watch = IdleWatch(idle_s=3.0, now=0.0)
+    assert watch.wait_s(0.0) == 1.0 and not watch.expired(2.0, busy=False)
+    assert watch.expired(3.0, busy=False)
+    watch.heard(3.5)  # a message: it starts again
+    assert not watch.expired(6.0, busy=False) and watch.wait_s(6.0) == 0.5
+    # Its audio plays for a minute: not idle, and idle again only 3 s after.
+    assert not watch.expired(10.0, busy=True) and not watch.expired(60.0, busy=True)
+    assert not watch.expired(62.9, busy=False) and watch.expired(63.0, busy=False)

@@ -537,6 +537,35 @@ def test_slow_drips_and_silent_sockets_are_closed(server: Server) -> None:
     assert b"idle" in said and 2.5 < after_s < 6
 
 
+async def idle_after_speaking(url: str) -> tuple[list[str], float]:
+    """Speak, then say nothing: the socket is closed idle_s after the audio
+    ended (not never: the last message came while it was speaking)."""
+    import websockets
+
+    async with websockets.connect(url, additional_headers=HEADERS) as ws:
+        await ws.recv()  # ready
+        await ws.send(json.dumps({"type": "text", "text": "Short and sweet."}))
+        await ws.send(json.dumps({"type": "end"}))
+        kinds: list[str] = []
+        done_at = 0.0
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    kinds.append(json.loads(message)["type"])
+                    if kinds[-1] == "done":
+                        done_at = time.monotonic()
+        except websockets.ConnectionClosed:
+            pass
+        return kinds, time.monotonic() - done_at
+
+
+def test_a_websocket_that_says_nothing_after_its_audio_is_closed(server: Server) -> None:
+    url = server.http.replace("http", "ws") + "/v1/stream"
+    kinds, after_done_s = run_asyncio(idle_after_speaking, url)
+    assert kinds[-2:] == ["done", "error"], kinds  # the error says: closing, idle
+    assert 2.5 < after_done_s < 6  # --idle-timeout 3 here
+
+
 async def websocket_abuse(url: str) -> list[dict[str, object]]:
     import websockets
 

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..conversation import outputs
 from ..conversation.core import Conversation, Rules
+from ..conversation.idle import IdleWatch
 from ..conversation.inputs import ClientInput, End, Flush, Interrupt, Malformed, Text
 from ..conversation.refusals import BAD_REQUEST, IDLE, UNKNOWN_EVENT, Refusal
 from ..conversation.requests import UtteranceRequest, delivery, speaking_rate, text_format
@@ -126,13 +127,16 @@ def report_messages(report: outputs.ClientReport) -> list[bytes | str]:
 async def _inputs(
     websocket: WebSocket, conversation: Conversation, limits: HttpLimits
 ) -> AsyncIterator[ClientInput]:
+    watch = IdleWatch(limits.idle_s, trio.current_time())
     while True:
-        timeout = float("inf") if conversation.busy else limits.idle_s
-        with trio.move_on_after(timeout) as idle:
+        with trio.move_on_after(watch.wait_s(trio.current_time())) as tick:
             message = await websocket.receive()
-        if idle.cancelled_caught:
-            yield Malformed(Refusal(IDLE, "closing: idle", fatal=True))
-            return
+        if tick.cancelled_caught:
+            if watch.expired(trio.current_time(), conversation.busy):
+                yield Malformed(Refusal(IDLE, "closing: idle", fatal=True))
+                return
+            continue
+        watch.heard(trio.current_time())
         if message["type"] == "websocket.disconnect":
             return
         yield parse_message(message.get("text"), limits)

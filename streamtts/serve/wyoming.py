@@ -25,6 +25,7 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from .. import __version__
 from ..conversation import outputs
 from ..conversation.core import Conversation, Rules
+from ..conversation.idle import IdleWatch
 from ..conversation.inputs import ClientInput, Malformed
 from ..conversation.shell import ConversationShell
 from .session import ServerState, open_session
@@ -121,16 +122,19 @@ class _Connection:
             yield Malformed(protocol_refusal(err))
 
     async def _events(self) -> AsyncIterator[Event]:
+        watch = IdleWatch(self.limits.idle_s, trio.current_time())
         while True:
-            partial = self.reader.partial
-            timeout = self.limits.event_s if partial else self.limits.idle_s
-            if self.conversation.busy and not partial:
-                timeout = float("inf")  # a client waits quietly for its audio
-            with trio.move_on_after(timeout) as waited:
+            partial = self.reader.partial  # an event begun must end within event_s
+            now = trio.current_time()
+            with trio.move_on_after(self.limits.event_s if partial else watch.wait_s(now)) as tick:
                 data = await self.stream.receive_some(65536)
-            if waited.cancelled_caught:
-                what = "an event arrived too slowly" if partial else "idle"
-                raise ProtocolError(f"closing the connection: {what}")
+            if tick.cancelled_caught:
+                if partial:
+                    raise ProtocolError("closing the connection: an event arrived too slowly")
+                if watch.expired(trio.current_time(), self.conversation.busy):
+                    raise ProtocolError("closing the connection: idle")
+                continue
+            watch.heard(trio.current_time())
             if not data:
                 return
             for event in self.reader.feed(data):
