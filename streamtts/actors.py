@@ -222,7 +222,7 @@ async def play(
                 await _play_chunk(chunk, marks, sink, state)
                 continue
             waiting.append(chunk)
-            if gate.ready(waiting, pace):
+            if gate.ready(waiting, pace, sink.held_back_s):
                 for held in waiting:
                     await _play_chunk(held, marks, sink, state)
                 waiting = None

@@ -155,7 +155,9 @@ class StartGate:
     is in hand (a machine slower than real time gaps anyway). On an idle
     machine the first chunk alone covers the second, so nothing waits;
     under load first audio comes later and the speech does not break.
-    A quiet lead-in that will be trimmed does not count as audio in hand.
+    A quiet lead-in that will be trimmed does not count as audio in hand,
+    nor does what the sink holds back (``held_back_s``: a resampler's
+    filter keeps ~24 ms of a first chunk until the next arrives).
     """
 
     def __init__(
@@ -170,14 +172,15 @@ class StartGate:
         self.trim_lead_in = trim_lead_in
         self.max_hold_s = max_hold_s
 
-    def ready(self, held: Sequence[AudioChunk], pace: Pacing) -> bool:
-        """Whether the chunks ``held`` (the utterance's first, in order) may play now."""
+    def ready(self, held: Sequence[AudioChunk], pace: Pacing, held_back_s: float = 0.0) -> bool:
+        """Whether the chunks ``held`` (the utterance's first, in order) may
+        play now, when the sink would hold back ``held_back_s`` of them."""
         if not held or self.margin <= 0.0:
             return True
         samples = sum(chunk.samples.size for chunk in held)
         if self.trim_lead_in:
             samples -= self._lead_in(held)
-        in_hand_s = samples / self.voice_rate_hz
+        in_hand_s = samples / self.voice_rate_hz - held_back_s
         last = held[-1]
         made_of_segment = sum(chunk.segment.index == last.segment.index for chunk in held)
         next_index = 0 if last.is_last else made_of_segment

@@ -84,6 +84,15 @@ def test_long_segments_are_capped_at_a_clause_then_a_space_then_hard() -> None:
     assert [len(s.text) for s in parts] == [100] * 10
 
 
+def test_a_20000_character_line_keeps_every_word_in_bounded_segments() -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    line = " ".join(words[i % len(words)] for i in range(4000))[:20000]
+    options = SegmenterOptions()
+    parts = segments([line[i : i + 37] for i in range(0, len(line), 37)], options)
+    assert all(len(s.text) <= options.max_chars for s in parts)
+    assert " ".join(s.text for s in parts).split() == line.split()
+
+
 def test_boundary_is_emitted_as_soon_as_it_is_certain() -> None:
     segmenter = Segmenter(SegmenterOptions(first_fragment_min_words=0))
     assert segmenter.feed("Are you there?") == []  # "?!" or '?"' may follow

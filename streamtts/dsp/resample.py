@@ -18,6 +18,7 @@ class StreamResampler:
         self.out_rate_hz = out_rate_hz
         self.quality = quality
         self._stream = None
+        self._block_s: float | None = None
         self.reset()
 
     @property
@@ -31,6 +32,30 @@ class StreamResampler:
             self._stream = soxr.ResampleStream(
                 self.in_rate_hz, self.out_rate_hz, 1, dtype="float32", quality=self.quality
             )
+
+    @property
+    def held_back_s(self) -> float:
+        """The most of a first chunk the resampler may keep until more comes.
+
+        soxr gives its output in blocks (1660 samples at 22.05 to 44.1 kHz,
+        HQ): up to one block of what was taken in is not yet playable.
+        Measured once, on a scratch stream fed a little at a time."""
+        if self.identity:
+            return 0.0
+        if self._block_s is None:
+            import soxr
+
+            scratch = soxr.ResampleStream(
+                self.in_rate_hz, self.out_rate_hz, 1, dtype="float32", quality=self.quality
+            )
+            piece = np.zeros(64, dtype=np.float32)
+            given = 0
+            for _ in range(4096):  # a block is a few hundred input samples
+                given = scratch.resample_chunk(piece, last=False).size
+                if given:
+                    break
+            self._block_s = given / self.out_rate_hz
+        return self._block_s
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         if self._stream is None:

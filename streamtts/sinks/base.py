@@ -52,6 +52,12 @@ class Sink(abc.ABC):
     def __init__(self) -> None:
         self.position = SinkPosition()
 
+    @property
+    def held_back_s(self) -> float:
+        """Seconds of accepted audio the sink holds back until more comes
+        (a resampler's filter): not yet playable, so not audio in hand."""
+        return 0.0
+
     @abc.abstractmethod
     async def start(self, voice_rate_hz: int) -> None:
         """Open; choose ``sample_rate_hz`` (the voice's rate unless a device decides)."""

@@ -126,6 +126,7 @@ class SoundCardSink(Sink):
             int(self.fade_ms * self.sample_rate_hz / 1000),
         )
         self._resampler = StreamResampler(voice_rate_hz, self.sample_rate_hz)
+        _ = self._resampler.held_back_s  # measured now, not at the first utterance
         self._clock = PlaybackClock(self.sample_rate_hz)
         warm_up()  # compile now, never in the callback
         self._token = trio.lowlevel.current_trio_token()
@@ -264,6 +265,10 @@ class SoundCardSink(Sink):
             if done < samples.size:
                 await self._wait_block()
         self.position.advance(int(samples.size))
+
+    @property
+    def held_back_s(self) -> float:
+        return self._resampler.held_back_s if self._resampler is not None else 0.0
 
     def set_active(self, active: bool) -> None:
         if self._ring is not None:
