@@ -43,7 +43,7 @@ SHARE = 0.5
 RUNS = {
     "streamtts int8, 1 thread": ["streamtts", "int8", "1"],
     "streamtts fp32, 1 thread": ["streamtts", "fp32", "1"],
-    "piper-tts CLI | pacat": ["piper"],
+    "piper-tts CLI into pacat": ["piper"],
 }
 
 
