@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from corpus import PARAGRAPHS
-from report import save
+from report import first_audio_of, save
 from sentences import GROUPS
 
 HERE = Path(__file__).resolve().parent
@@ -155,26 +155,6 @@ def _cold_command(config: str) -> tuple[list[str], bytes | None]:
     return [sys.executable, __file__, "--one-shot", precision, threads], None
 
 
-def _first_audible(command: list[str], stdin: bytes | None) -> float:
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert process.stdin is not None and process.stdout is not None
-    if stdin is not None:
-        process.stdin.write(stdin)
-    process.stdin.close()
-    elapsed = float("nan")
-    while block := process.stdout.read1(4096):  # type: ignore[attr-defined]
-        samples = np.frombuffer(block[: len(block) // 2 * 2], "<i2")
-        if np.any(np.abs(samples) > 32767 * AUDIBLE):
-            elapsed = time.perf_counter() - start
-            break
-    process.kill()
-    process.wait()
-    return elapsed
-
-
 def measure(rounds: int, cold_repeats: int) -> dict[str, Any]:
     """Every configuration, interleaved: a round of each measure per worker in turn."""
     workers = {
@@ -203,12 +183,12 @@ def measure(rounds: int, cold_repeats: int) -> dict[str, Any]:
         rows[config]["peak_rss_mb"] = ask(config, "quit")["peak_rss_mb"]
         workers[config].wait()
     for config in CONFIGS:
-        _first_audible(*_cold_command(config))  # caches (cut, int8, optimized graphs) warm
+        first_audio_of(*_cold_command(config))  # caches (cut, int8, optimized graphs) warm
     for turn in range(cold_repeats):
         order = CONFIGS if turn % 2 == 0 else CONFIGS[::-1]
         for config in order:
             rows[config].setdefault("cold_start_s", []).append(
-                _first_audible(*_cold_command(config))
+                first_audio_of(*_cold_command(config))
             )
     return rows
 

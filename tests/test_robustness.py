@@ -250,7 +250,7 @@ def _worker_threads() -> list[str]:
 async def test_interrupt_at_1000_random_points(autojump_clock: trio.abc.Clock) -> None:
     """Across segmenting, phonemizing (real espeak), encoding, decoding, playing."""
     rng = random.Random(1000)
-    sink = FakeSink()
+    sink = FakeSink(block_s=0.05)  # 50 ms blocks: each is a scheduler round
     backend = FakeBackend(phonemize=True, prepare_s=0.002)
     text = "One, two, three. Dr. Smith paid $3.50 at 3:30. The end is near; really near."
     async with open_engine(backend=backend, sink=sink) as engine:
