@@ -79,14 +79,10 @@ class Pace:
     the decoder's for a segment's chunk ``k`` (chunks past the fourth
     share the last entry: the schedule grows chunks to its cap). Recent
     means an exponential average, weighted ``weight`` to the newest call.
-    ``slowdown`` is how much longer than so expected the latest calls took,
-    at their worst: it rises at once to a late call's ratio and falls back
-    a quarter of the way per call after. A machine that just became busy
-    (or a burst of sessions at once) shows there at the first call, before
-    the averages catch up, and a new session's first chunks learn from it;
-    a CPU quota (a cgroup's, a phone's governor) stalls one call in a few
-    for tens of milliseconds, and the start gate must cover that stall,
-    not the mean that hides it. The first values are a 2-core
+    ``slowdown`` is how much longer than so expected the latest calls took:
+    a machine that just became busy (or a burst of sessions at once) shows
+    there at the first call, before the averages catch up, and a new
+    session's first chunks learn from it. The first values are a 2-core
     machine's at rest (the default voice); the first calls replace them.
     One :class:`Pace` may be shared by the sessions of a server.
     """
@@ -99,9 +95,7 @@ class Pace:
 
     def _learn(self, expected_s: float, wall_s: float) -> None:
         ratio = wall_s / max(expected_s, 1e-6)
-        if ratio < self.slowdown:
-            ratio = self.slowdown + 0.25 * (ratio - self.slowdown)
-        self.slowdown = max(1.0, ratio)
+        self.slowdown = max(1.0, self.slowdown + 0.5 * (ratio - self.slowdown))
 
     def encoded(self, wall_s: float) -> None:
         self._learn(self.encode_s, wall_s)

@@ -70,7 +70,7 @@ def test_no_margin_or_a_long_hold_plays() -> None:
 
 def test_pace_follows_the_recent_calls() -> None:
     pace = Pace(weight=0.5)
-    for _ in range(60):
+    for _ in range(12):
         pace.decoded(1, 0.2)
         pace.encoded(0.1)
     assert pace.next_chunk_s(1) == pytest.approx(0.2, rel=1e-3)
@@ -123,17 +123,3 @@ def test_what_the_sink_holds_back_is_not_audio_in_hand() -> None:
     # A resampler keeping 40 ms of it until more comes leaves 60 ms playable.
     assert not StartGate(RATE, 1.5).ready(held, Fixed(0.05), held_back_s=0.04)
 
-
-def test_one_late_call_raises_the_pace_at_once_and_it_falls_back_slowly() -> None:
-    # A CPU quota stalls one call in a few: the gate must cover the stall.
-    pace = Pace(weight=0.3)
-    for _ in range(20):
-        pace.decoded(1, 0.02)
-    at_rest = pace.next_chunk_s(1)
-    pace.decoded(1, 0.08)  # throttled for 60 ms
-    assert pace.next_chunk_s(1) > 3 * at_rest
-    pace.decoded(1, 0.02)
-    assert pace.next_chunk_s(1) > 2 * at_rest  # one quick call does not forget it
-    for _ in range(20):
-        pace.decoded(1, 0.02)
-    assert pace.next_chunk_s(1) == pytest.approx(at_rest, rel=0.05)
