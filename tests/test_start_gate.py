@@ -122,4 +122,3 @@ def test_what_the_sink_holds_back_is_not_audio_in_hand() -> None:
     assert StartGate(RATE, 1.5).ready(held, Fixed(0.05))
     # A resampler keeping 40 ms of it until more comes leaves 60 ms playable.
     assert not StartGate(RATE, 1.5).ready(held, Fixed(0.05), held_back_s=0.04)
-
