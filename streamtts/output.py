@@ -156,8 +156,9 @@ class StartGate:
     machine the first chunk alone covers the second, so nothing waits;
     under load first audio comes later and the speech does not break.
     A quiet lead-in that will be trimmed does not count as audio in hand,
-    nor does what the sink holds back (``held_back_s``: a resampler's
-    filter keeps ~24 ms of a first chunk until the next arrives).
+    nor does what the sink holds back (``held_back_s``: the sound card's
+    resampler gives out whole blocks, and keeps up to 38 ms of a first
+    chunk until the next arrives).
     """
 
     def __init__(

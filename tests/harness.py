@@ -1,14 +1,18 @@
 """Test harness for the real sound path: a recorder of the test sound
-server's monitor, alignment of what was played with what was recorded, and
-a pitch estimate. Used by the device tests and the benchmarks; not part of
-streamtts (its public fakes are ``streamtts.testing``)."""
+server's monitor, alignment of what was played with what was recorded, a
+pitch estimate, and the audio the engine's trio path makes for a text.
+Used by the tests and the benchmarks; not part of streamtts (its public
+fakes are ``streamtts.testing``)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from streamtts import EngineOptions, PiperVoice
 
 __all__ = ["MonitorRecorder", "align", "median_pitch_hz"]
 
@@ -130,3 +134,32 @@ def median_pitch_hz(audio: np.ndarray, rate: int) -> float:
         if correlation[lag] > 0.5 * correlation[0]:
             found.append(rate / lag)
     return float(np.median(found)) if found else float("nan")
+
+
+async def engine_audio(
+    voice: PiperVoice, options: EngineOptions, text: str, timeout_s: float = 300
+) -> np.ndarray:
+    """Everything the engine (actors, worker threads, a sink) says for
+    ``text``, read from an ``AudioStreamSink`` as it comes."""
+    import trio
+
+    from streamtts import AudioStreamSink, open_engine
+    from streamtts.backend import ThreadedBackend
+
+    sink = AudioStreamSink(max_blocks=4)
+    got: list[np.ndarray] = []
+    backend = ThreadedBackend.for_voice(voice, options.synthesis, options.effective_schedule)
+    with trio.fail_after(timeout_s):
+        async with (
+            open_engine(backend=backend, sink=sink, options=options) as engine,
+            trio.open_nursery() as nursery,
+        ):
+
+            async def read() -> None:
+                async for block in sink:
+                    got.append(block)
+
+            nursery.start_soon(read)
+            await engine.say(text)
+            await sink.aclose()
+    return np.concatenate(got)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from .conftest import transcribe
+from .data.hostile import LONG_LINE
 
 TIMEOUT_S = 300
 
@@ -128,20 +129,14 @@ def test_odd_text_gives_speech(tmp_path: Path, cache_dir: Path, text: str) -> No
     assert audio.size > rate * 0.3 and np.abs(audio).max() > 0.05
 
 
-def twenty_thousand_characters_with_no_punctuation() -> str:
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
-    line = " ".join(words[i % len(words)] for i in range(4000))[:20000]
-    assert len(line) == 20000
-    return line
-
-
 def test_a_20000_character_line_with_no_punctuation(tmp_path: Path, cache_dir: Path) -> None:
     """One huge line starts speaking at once and streams; the reader leaving
     stops it cleanly. (That its 4,000 words are all kept, cut into bounded
     segments, is test_segmenter's; the engine through an hour of text,
     test_engine_timing's: rendering its 20 minutes of audio here would
     prove nothing more and cost a minute.)"""
-    (tmp_path / "long.txt").write_text(twenty_thousand_characters_with_no_punctuation())
+    assert len(LONG_LINE) == 20000
+    (tmp_path / "long.txt").write_text(LONG_LINE)
     speaker = subprocess.Popen(
         [sys.executable, "-m", "streamtts", "speak", "--file", "long.txt", "--out", "-",
          "--format", "raw"],

@@ -15,6 +15,7 @@ from streamtts.voices.surgery import cache as cache_module
 from streamtts.voices.surgery.cache import CUT_FORMAT, INT8_FORMAT, OPTIMIZED_FORMAT
 
 from .conftest import corpus
+from .harness import engine_audio
 
 SENTENCES = corpus("english_sentences.txt")
 TEXT = " ".join(SENTENCES[10:14])
@@ -60,31 +61,13 @@ def test_int8_chunked_equals_whole(int8_voice: PiperVoice, noise: float | None) 
 @pytest.mark.slow
 async def test_int8_trio_path_equals_whole(int8_voice: PiperVoice) -> None:
     """Through the engine (actors, worker threads, a sink) as through the plain path."""
-    import trio
-
-    from streamtts import AudioStreamSink, EngineOptions, open_engine
-    from streamtts.backend import ThreadedBackend
+    from streamtts import EngineOptions
 
     options = SynthesisOptions(seed=11, noise_scale=0.0, noise_w_scale=0.0)
     whole = np.concatenate(
         [c.samples for c in Synthesizer(int8_voice, options).speak([TEXT], whole=True)]
     )
-    sink, got = AudioStreamSink(max_blocks=4), []
-    backend = ThreadedBackend.for_voice(int8_voice, options)
-    with trio.fail_after(300):
-        async with (
-            open_engine(backend=backend, sink=sink, options=EngineOptions(synthesis=options)) as e,
-            trio.open_nursery() as nursery,
-        ):
-
-            async def read() -> None:
-                async for block in sink:
-                    got.append(block)
-
-            nursery.start_soon(read)
-            await e.say(TEXT)
-            nursery.cancel_scope.cancel()
-    streamed = np.concatenate(got)
+    streamed = await engine_audio(int8_voice, EngineOptions(synthesis=options), TEXT)
     assert streamed.shape == whole.shape
     assert np.max(np.abs(streamed - whole)) <= 1e-3
 

@@ -10,7 +10,6 @@ import numpy as np
 import trio
 
 from streamtts import (
-    AudioStreamSink,
     EngineOptions,
     NullSink,
     PiperVoice,
@@ -25,6 +24,8 @@ from streamtts.synthesis import MAX_SYMBOLS_PER_PART, PiperSteps, SpeechSteps
 from streamtts.testing import FakeBackend
 from streamtts.text.phoneme_ids import PhonemeIds
 from streamtts.text.phonemizer import Phonemes
+
+from .harness import engine_audio
 
 TIMEOUT_S = 120
 # The second sentence is long to say (digits read one by one): it is
@@ -59,33 +60,15 @@ def test_plain_path_streaming_equals_whole_in_parts_too(voice: PiperVoice) -> No
     assert [c.is_last for c in second].count(True) == 1 and second[-1].is_last
 
 
-async def _engine_audio(voice: PiperVoice, options: EngineOptions) -> np.ndarray:
-    sink = AudioStreamSink(max_blocks=4)
-    got: list[np.ndarray] = []
-    backend = ThreadedBackend.for_voice(voice, options.synthesis, options.effective_schedule)
-    with trio.fail_after(TIMEOUT_S):
-        async with (
-            open_engine(backend=backend, sink=sink, options=options) as engine,
-            trio.open_nursery() as nursery,
-        ):
-
-            async def read() -> None:
-                async for block in sink:
-                    got.append(block)
-
-            nursery.start_soon(read)
-            await engine.say(TEXT)
-            await sink.aclose()
-    return np.concatenate(got)
-
-
 async def test_trio_path_equals_plain_path_streaming_and_whole(voice: PiperVoice) -> None:
     synthesis = SynthesisOptions(seed=5)
     plain = np.concatenate(
         [c.samples for c in Synthesizer(voice, synthesis).speak([TEXT], whole=True)]
     )
     for whole in (False, True):
-        audio = await _engine_audio(voice, EngineOptions(synthesis=synthesis, whole=whole))
+        audio = await engine_audio(
+            voice, EngineOptions(synthesis=synthesis, whole=whole), TEXT, TIMEOUT_S
+        )
         assert audio.shape == plain.shape, whole
         assert np.max(np.abs(audio - plain)) <= 1e-4, whole
 

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from streamtts.text.segmenter import Segment, Segmenter, SegmenterOptions
 
+from .data.hostile import LONG_LINE
+
 
 def segments(pieces: list[str], options: SegmenterOptions | None = None) -> list[Segment]:
     segmenter = Segmenter(options)
@@ -85,8 +87,7 @@ def test_long_segments_are_capped_at_a_clause_then_a_space_then_hard() -> None:
 
 
 def test_a_20000_character_line_keeps_every_word_in_bounded_segments() -> None:
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
-    line = " ".join(words[i % len(words)] for i in range(4000))[:20000]
+    line = LONG_LINE
     options = SegmenterOptions()
     parts = segments([line[i : i + 37] for i in range(0, len(line), 37)], options)
     assert all(len(s.text) <= options.max_chars for s in parts)

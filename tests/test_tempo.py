@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtts import (
-    AudioStreamSink,
     ConfigError,
     EngineOptions,
     NullSink,
@@ -41,6 +40,8 @@ from streamtts.voices.tempo import (
     tempo_schedule,
     tempo_whole,
 )
+
+from .harness import engine_audio
 
 TIMEOUT_S = 120
 RATE_HZ = 22050
@@ -274,26 +275,6 @@ def test_the_pace_is_the_rate_asked(voice: PiperVoice) -> None:
         assert length(rate) == pytest.approx(normal / rate, rel=0.02), rate
 
 
-async def _engine_audio(voice: PiperVoice, options: EngineOptions) -> np.ndarray:
-    sink = AudioStreamSink(max_blocks=4)
-    got: list[np.ndarray] = []
-    backend = ThreadedBackend.for_voice(voice, options.synthesis, options.effective_schedule)
-    with trio.fail_after(TIMEOUT_S):
-        async with (
-            open_engine(backend=backend, sink=sink, options=options) as engine,
-            trio.open_nursery() as nursery,
-        ):
-
-            async def read() -> None:
-                async for block in sink:
-                    got.append(block)
-
-            nursery.start_soon(read)
-            await engine.say(TEXT)
-            await sink.aclose()
-    return np.concatenate(got)
-
-
 @pytest.mark.parametrize("rate", [3.0, 4.0])
 async def test_trio_path_equals_plain_path(voice: PiperVoice, rate: float) -> None:
     synthesis = SynthesisOptions(rate=rate, seed=5, **QUIET)
@@ -301,7 +282,9 @@ async def test_trio_path_equals_plain_path(voice: PiperVoice, rate: float) -> No
         [c.samples for c in Synthesizer(voice, synthesis).speak([TEXT], whole=True)]
     )
     for whole in (False, True):
-        audio = await _engine_audio(voice, EngineOptions(synthesis=synthesis, whole=whole))
+        audio = await engine_audio(
+            voice, EngineOptions(synthesis=synthesis, whole=whole), TEXT, TIMEOUT_S
+        )
         assert audio.shape == plain.shape, whole
         assert np.max(np.abs(audio - plain)) <= 1e-4, whole
 

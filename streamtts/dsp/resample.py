@@ -7,6 +7,8 @@ still holds.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["StreamResampler"]
@@ -18,7 +20,6 @@ class StreamResampler:
         self.out_rate_hz = out_rate_hz
         self.quality = quality
         self._stream = None
-        self._block_s: float | None = None
         self.reset()
 
     @property
@@ -35,27 +36,12 @@ class StreamResampler:
 
     @property
     def held_back_s(self) -> float:
-        """The most of a first chunk the resampler may keep until more comes.
-
+        """The most of a first chunk the resampler may keep until more comes:
         soxr gives its output in blocks (1660 samples at 22.05 to 44.1 kHz,
-        HQ): up to one block of what was taken in is not yet playable.
-        Measured once, on a scratch stream fed a little at a time."""
+        HQ), so up to one block of what was taken in is not yet playable."""
         if self.identity:
             return 0.0
-        if self._block_s is None:
-            import soxr
-
-            scratch = soxr.ResampleStream(
-                self.in_rate_hz, self.out_rate_hz, 1, dtype="float32", quality=self.quality
-            )
-            piece = np.zeros(64, dtype=np.float32)
-            given = 0
-            for _ in range(4096):  # a block is a few hundred input samples
-                given = scratch.resample_chunk(piece, last=False).size
-                if given:
-                    break
-            self._block_s = given / self.out_rate_hz
-        return self._block_s
+        return _block_s(self.in_rate_hz, self.out_rate_hz, self.quality)
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         if self._stream is None:
@@ -70,3 +56,18 @@ class StreamResampler:
         out = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         self.reset()
         return np.ascontiguousarray(out, dtype=np.float32).reshape(-1)
+
+
+@functools.cache
+def _block_s(in_rate_hz: int, out_rate_hz: int, quality: str) -> float:
+    """One soxr output block's seconds, measured once per conversion on a
+    scratch stream fed a little at a time."""
+    import soxr
+
+    scratch = soxr.ResampleStream(in_rate_hz, out_rate_hz, 1, dtype="float32", quality=quality)
+    piece = np.zeros(64, dtype=np.float32)
+    for _ in range(4096):  # a block is a few hundred input samples
+        given = scratch.resample_chunk(piece, last=False).size
+        if given:
+            return given / out_rate_hz
+    return 0.0

@@ -100,6 +100,7 @@ class SoundCardSink(Sink):
         self.fade_ms = fade_ms
         self._stream: Any = None
         self._ring: SampleRing | None = None
+        self._held_back_s = 0.0
         self._clock: PlaybackClock | None = None
         self._trio_minus_perf = 0.0  # trio.current_time() - time.perf_counter()
         self._resampler: StreamResampler | None = None
@@ -126,7 +127,8 @@ class SoundCardSink(Sink):
             int(self.fade_ms * self.sample_rate_hz / 1000),
         )
         self._resampler = StreamResampler(voice_rate_hz, self.sample_rate_hz)
-        _ = self._resampler.held_back_s  # measured now, not at the first utterance
+        # Measured now, not at the first utterance's start gate.
+        self._held_back_s = self._resampler.held_back_s
         self._clock = PlaybackClock(self.sample_rate_hz)
         warm_up()  # compile now, never in the callback
         self._token = trio.lowlevel.current_trio_token()
@@ -268,7 +270,7 @@ class SoundCardSink(Sink):
 
     @property
     def held_back_s(self) -> float:
-        return self._resampler.held_back_s if self._resampler is not None else 0.0
+        return self._held_back_s
 
     def set_active(self, active: bool) -> None:
         if self._ring is not None:

@@ -12,6 +12,10 @@ import random
 _rng = random.Random(20261122)
 _garbage = bytes(_rng.randrange(256) for _ in range(3000)).decode("latin-1")
 
+# 20,000 characters of words with no punctuation: 4,000 words on one line.
+_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+LONG_LINE = " ".join(_WORDS[i % len(_WORDS)] for i in range(4000))[:20000]
+
 HOSTILE: list[tuple[str, str, str]] = [
     ("empty", "", "nothing"),
     ("space", " ", "nothing"),
