@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/serve.py           # about 6 minutes
     .venv/bin/python benchmarks/serve.py --quick   # about 2
+    .venv/bin/python benchmarks/serve.py --burst 1,4,6,8,16  # bursts only
 
 Both servers run on loopback on this machine with the default voice; the
 client is the ``wyoming`` package's asyncio client, as Home Assistant uses
@@ -57,11 +58,12 @@ def free_port() -> int:
 
 
 def start(name: str, admission: bool = False) -> tuple[subprocess.Popen[bytes], int]:
-    """A server on a free port; streamtts admits 16 streams, or with
-    ``admission`` its default (what a simultaneous burst carries)."""
+    """A server on a free port; streamtts admits 16 streams, all of them
+    starting at once if they come so, or with ``admission`` its defaults
+    (what a simultaneous burst carries)."""
     port = free_port()
     if name == "streamtts":
-        limit = [] if admission else ["--max-streams", "16"]
+        limit = [] if admission else ["--max-streams", "16", "--max-starting", "16"]
         command = [
             sys.executable, "-m", "streamtts", "serve", "--no-http",
             "--wyoming", f"tcp://127.0.0.1:{port}", *limit,
@@ -136,6 +138,7 @@ async def realtime_client(port: int, text: str, delay_s: float) -> dict[str, flo
         t0 = None
         due_audio_s = 0.0
         late_s = total_s = 0.0
+        first_late_at_s = -1.0  # where in the audio the first late chunk was due
         while (event := await client.read_event()) is not None:
             now = time.perf_counter()
             if event.type == "error":
@@ -147,11 +150,18 @@ async def realtime_client(port: int, text: str, delay_s: float) -> dict[str, flo
                 due = t0 + due_audio_s  # when this chunk starts playing
                 if now > due:
                     late_s += min(chunk.seconds, now - due)
+                    if first_late_at_s < 0:
+                        first_late_at_s = due_audio_s
                 due_audio_s += chunk.seconds
                 total_s += chunk.seconds
             if AudioStop.is_type(event.type):
                 break
-    return {"ttfa_s": (t0 or now) - started, "late_s": late_s, "audio_s": total_s}
+    return {
+        "ttfa_s": (t0 or now) - started,
+        "late_s": late_s,
+        "audio_s": total_s,
+        "first_late_at_s": first_late_at_s,
+    }
 
 
 def peak_rss(process: subprocess.Popen[bytes], stop: threading.Event, out: list[float]) -> None:
@@ -198,9 +208,10 @@ def measure(name: str, quick: bool) -> dict[str, Any]:
         process.wait(timeout=30)
 
 
-def burst(name: str, sizes: tuple[int, ...]) -> dict[int, list[dict[str, float]]]:
+def burst(name: str, sizes: tuple[int, ...], repeats: int = 1) -> dict[int, list[dict[str, float]]]:
     """``n`` clients asking for a paragraph at the same instant, each played
-    in real time from its first chunk, at the server's default admission."""
+    in real time from its first chunk, at the server's default admission;
+    ``repeats`` bursts of each size, their clients pooled."""
     process, port = start(name, admission=True)
     try:
         asyncio.run(synthesize(port, "Warm up."))
@@ -211,8 +222,10 @@ def burst(name: str, sizes: tuple[int, ...]) -> dict[int, list[dict[str, float]]
             async def at_once(texts: list[str] = texts) -> list[dict[str, float]]:
                 return list(await asyncio.gather(*(realtime_client(port, t, 0.0) for t in texts)))
 
-            measured[n] = asyncio.run(at_once())
-            time.sleep(1.0)
+            measured[n] = []
+            for _ in range(repeats):
+                measured[n] += asyncio.run(at_once())
+                time.sleep(1.0)
         return measured
     finally:
         process.terminate()
@@ -224,8 +237,9 @@ def burst_lines(results: dict[str, Any]) -> list[str]:
         "",
         "Simultaneous bursts at the default admission (every client asks at the same instant):",
         "",
-        "| clients at once | server | TTFA p50 / p95 | audio late | refused (answered within) |",
-        "|---|---|---|---|---|",
+        "| clients at once | server | TTFA p50 / p95 | audio late | clients late (first late at) "
+        "| refused (answered within) |",
+        "|---|---|---|---|---|---|",
     ]
     for name in ("streamtts", "wyoming-piper"):
         for n, clients in results.get("burst", {}).get(name, {}).items():
@@ -235,9 +249,11 @@ def burst_lines(results: dict[str, Any]) -> list[str]:
             audio = sum(c["audio_s"] for c in served)
             late = 100 * sum(c["late_s"] for c in served) / max(audio, 1e-9)
             within = max((c["refused_after_s"] for c in refused), default=0.0)
+            late_at = [c["first_late_at_s"] for c in served if c.get("first_late_at_s", -1) >= 0]
+            where = f" ({min(late_at):.2f}-{max(late_at):.2f} s)" if late_at else ""
             lines.append(
                 f"| {n} | {name} | {1000 * pct(ttfa, 50):.0f} / {1000 * pct(ttfa, 95):.0f} ms "
-                f"| {late:.2f}% | {len(refused)} ({1000 * within:.0f} ms) |"
+                f"| {late:.2f}% | {len(late_at)}{where} | {len(refused)} ({1000 * within:.0f} ms) |"
             )
     return lines
 
@@ -329,7 +345,21 @@ def plot(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (about 2 minutes)")
+    parser.add_argument(
+        "--burst",
+        metavar="SIZES",
+        help="only the simultaneous bursts, of these sizes (e.g. 1,4,6,8,16); "
+        "writes serve-burst.json/.md",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="bursts of each size, clients pooled (1)"
+    )
     args = parser.parse_args()
+    if args.burst:
+        sizes = tuple(int(n) for n in args.burst.split(","))
+        burst_only = {"burst": {"streamtts": burst("streamtts", sizes, args.repeats)}}
+        save("serve-burst", burst_only, burst_lines(burst_only))
+        return
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "quick": args.quick,
@@ -343,7 +373,7 @@ def main() -> None:
     results["burst"] = {}
     for name in ("streamtts", "wyoming-piper"):
         print(f"benchmark: {name}, simultaneous bursts ...", file=sys.stderr, flush=True)
-        results["burst"][name] = burst(name, sizes)
+        results["burst"][name] = burst(name, sizes, args.repeats)
     save("serve", results, summarize(results) + burst_lines(results))
     plot(results)
 

@@ -53,6 +53,7 @@ def serve_defaults() -> dict[str, object]:
         "--port": server.http_port,
         "--wyoming": " ".join(server.wyoming),
         "--max-streams": server.max_streams,
+        "--max-starting": server.max_starting,
         "--model-slots": server.model_slots,
         "--delivery": server.delivery,
         "--peak": server.true_peak_dbtp,

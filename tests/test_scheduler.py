@@ -6,13 +6,24 @@ uses it, without a model or a clock."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 import trio
+import trio.testing
 
 from streamtts import EngineOptions
 from streamtts.backend import Pace
 from streamtts.engine import open_engine
 from streamtts.messages import AudioChunk, Planned
-from streamtts.serve.scheduler import Admission, DeadlineQueue, ModelScheduler, PlayoutDeadline
+from streamtts.serve.scheduler import (
+    Admission,
+    DeadlineQueue,
+    DeadlineSlots,
+    ModelScheduler,
+    PlayoutDeadline,
+    QueuedPace,
+)
 from streamtts.sinks.files import NullSink
 from streamtts.testing import FakeBackend, FakeSink
 
@@ -196,3 +207,156 @@ async def test_a_burst_of_sessions_holds_first_audio_instead_of_breaking(
     played_at_once, _ = await burst_underruns(12, margin=0.0)
     assert held == 0 and played_at_once > 0
     assert held_ttfa < 1.0  # later, and still well under a second
+
+
+class SlottedFake(FakeBackend):
+    """A fake voice wired as a server session is: every call through the
+    session's :class:`DeadlineSlots`, the pace shared by all sessions."""
+
+    def __init__(self, slots: DeadlineSlots, pace: Pace) -> None:
+        super().__init__(sample_rate_hz=RATE, pace=pace, **COSTS)
+        self.slots = slots
+
+    async def _spend(self, seconds: float, what: str) -> None:
+        await self.slots.acquire_on_behalf_of(self)
+        try:
+            await super()._spend(seconds, what)
+        finally:
+            self.slots.release_on_behalf_of(self)
+
+    async def next_chunk(self, planned: Planned) -> AudioChunk:
+        chunk = await super().next_chunk(planned)
+        self.slots.chunk_made(chunk.samples.size)
+        return chunk
+
+
+class StartingSink(FakeSink):
+    """A listener that tells the session when its first audio went out."""
+
+    def __init__(self, on_playing: Callable[[float], None]) -> None:
+        super().__init__(queue_s=0.3)
+        self.on_playing = on_playing
+
+    def set_active(self, active: bool) -> None:
+        if active:
+            self.on_playing(trio.current_time())
+        super().set_active(active)
+
+
+async def server_burst(sessions: int, wired: bool) -> tuple[int, float]:
+    """Underruns and the worst TTFA of ``sessions`` asking at the same
+    instant on two slots, wired as ``serve/session.py`` wires them
+    (``wired``: a shared pace that counts the wait for a slot while others
+    start, waiting calls hastened when their utterance plays) or as it was
+    before (a plain shared pace, the deadline changed only for calls asked
+    for after playing)."""
+    scheduler, admission = ModelScheduler(slots=2), Admission(sessions)
+    pace = QueuedPace(scheduler, lambda: admission.starting) if wired else Pace()
+    text = " ".join(["A real-time stream that must never run dry."] * 4)
+    results: list[tuple[int, float]] = []
+
+    async def listen() -> None:
+        playout = PlayoutDeadline(RATE, told_when_playing=True)
+        slots = DeadlineSlots(scheduler, playout)
+
+        started: list[bool] = []
+
+        def playing(now: float) -> None:
+            if not started:
+                started.append(True)
+                admission.started()
+            (slots.playing if wired else playout.playing)(now)
+
+        backend = SlottedFake(slots, pace)
+        assert admission.try_enter()
+        async with open_engine(backend=backend, sink=StartingSink(playing)) as engine:
+            playout.begin()
+            result = await engine.say(text)
+        admission.leave(started=True)
+        assert result.stats.ttfa_s is not None
+        results.append((result.stats.underruns, result.stats.ttfa_s))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(sessions):
+            nursery.start_soon(listen)
+    return sum(u for u, _ in results), max(t for _, t in results)
+
+
+async def test_a_server_burst_plays_whole(autojump_clock: trio.abc.Clock) -> None:
+    """Sessions asking at the same instant, as the server runs them. Each
+    holds its first chunk until the audio covers the next one and the
+    wait for a slot (every slot is taken by the others' starts); once it
+    plays, its waiting call moves ahead of theirs. Before, with the same
+    start gate, calls asked for while held kept their place behind every
+    other session's start, and streams ran dry."""
+    for sessions in (4, 8, 12):
+        underruns, worst_ttfa = await server_burst(sessions, wired=True)
+        assert underruns == 0, sessions
+        assert worst_ttfa < 1.5, (sessions, worst_ttfa)
+    before, _ = await server_burst(12, wired=False)
+    assert before > 0
+
+
+def test_a_waiting_call_is_hastened_when_its_utterance_plays() -> None:
+    async def main() -> list[str]:
+        scheduler = ModelScheduler(slots=1)
+        order: list[str] = []
+
+        async def call(name: str, deadline: float, owner: object = None) -> None:
+            async with scheduler.slot(deadline) if owner is None else _owned(owner, deadline):
+                order.append(name)
+                await trio.sleep(0.01)
+
+        @asynccontextmanager
+        async def _owned(owner: object, deadline: float) -> AsyncIterator[None]:
+            await scheduler.acquire(deadline, owner=owner)
+            try:
+                yield
+            finally:
+                scheduler.release()
+
+        held = object()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, "running", 0.0)
+            await trio.sleep(0.001)  # it holds the one slot
+            nursery.start_soon(call, "another start", 1.0)
+            await trio.sleep(0.001)
+            nursery.start_soon(call, "held session's next chunk", 2.0, held)
+            await trio.sleep(0.001)
+            scheduler.hasten(held, 0.5)  # it began playing: needed by then
+            scheduler.hasten(object(), 0.1)  # nobody waiting: nothing moves
+        return order
+
+    order = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert order == ["running", "held session's next chunk", "another start"]
+
+
+async def test_the_shared_pace_counts_the_wait_for_a_slot_in_a_burst() -> None:
+    scheduler, admission = ModelScheduler(slots=2), Admission(8)
+    pace = QueuedPace(scheduler, lambda: admission.starting)
+    alone = pace.next_chunk_s(1)
+    assert alone == Pace().next_chunk_s(1)
+    await scheduler.acquire(0.0)
+    await scheduler.acquire(0.0)  # every slot runs a call
+    assert admission.try_enter()
+    assert pace.next_chunk_s(1) == alone  # nobody else starting: steady load
+    assert admission.try_enter()
+    assert pace.next_chunk_s(1) == alone + pace.encode_s  # a burst: wait for a slot
+    scheduler.release()
+    assert pace.next_chunk_s(1) == alone  # a free slot: no wait
+    scheduler.release()
+
+
+def test_admission_serves_a_burst_a_few_starts_at_a_time() -> None:
+    admission = Admission(8, starting_capacity=2)
+    assert admission.try_enter() and admission.try_enter()
+    assert not admission.try_enter()  # two starting already
+    assert admission.refusal() == ("starting", 1.0)
+    admission.started()  # one plays: another may start
+    assert admission.try_enter() and admission.starting == 2 and admission.active == 3
+    admission.leave(started=False)  # ended before it played (a barge-in)
+    admission.leave(started=True)
+    assert admission.starting == 1 and admission.active == 1
+    full = Admission(1)
+    assert full.try_enter() and not full.try_enter()
+    assert full.refusal() == ("capacity", full.retry_after_s)

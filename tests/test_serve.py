@@ -652,6 +652,55 @@ def test_at_capacity_new_requests_are_refused_at_once(server: Server) -> None:
     assert server.health()["active"] == 0  # gone clients free their places
 
 
+async def wyoming_burst(port: int, texts: list[str]) -> list[tuple[str, float, float]]:
+    """Clients asking at the same instant (the wyoming package's client):
+    per client, the last event's type, its text if an error, the seconds
+    to the first reply and the seconds of audio received."""
+    from wyoming.audio import AudioChunk, AudioStop
+    from wyoming.client import AsyncTcpClient
+    from wyoming.tts import Synthesize
+
+    async def one(text: str) -> tuple[str, float, float]:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            started = time.monotonic()
+            await client.write_event(Synthesize(text).event())
+            first, audio_s = None, 0.0
+            while (event := await client.read_event()) is not None:
+                first = first or time.monotonic() - started
+                if event.type == "error":
+                    return event.data["text"], first, audio_s
+                if AudioChunk.is_type(event.type):
+                    audio_s += AudioChunk.from_event(event).seconds
+                if AudioStop.is_type(event.type):
+                    return "audio-stop", first, audio_s
+        return "closed", first or 0.0, audio_s
+
+    return list(await asyncio.gather(*(one(t) for t in texts)))
+
+
+def test_a_burst_at_the_same_instant_is_served_a_few_starts_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """Room for 8 streams, 2 starting at once: of 6 clients asking at the
+    same instant, those past the starting limit hear at once why and when
+    to retry; every admitted one gets its whole sentence; nothing is left
+    starting after."""
+    burst = start_server(tmp_path, "--max-streams", "8", "--max-starting", "2")
+    try:
+        texts = [f"Client number {k} asks for a sentence at the same instant." for k in range(6)]
+        answers = run_asyncio(wyoming_burst, burst.wyoming_port, texts)
+        refused = [a for a in answers if a[0] != "audio-stop"]
+        served = [a for a in answers if a[0] == "audio-stop"]
+        assert refused and served, answers
+        for text, first_reply_s, _ in refused:
+            assert "starting at this instant" in text and "retry in 1 s" in text, text
+            assert first_reply_s < 5  # at once (not after the others' speech)
+        assert all(audio_s > 2.0 for _, _, audio_s in served)  # whole sentences
+        assert burst.health()["starting"] == 0 and burst.health()["active"] == 0
+    finally:
+        assert stop_server(burst) == 0
+
+
 def test_a_client_that_stops_reading_pauses_its_synthesis(server: Server) -> None:
     """Unread audio fills the socket's buffers, then the session waits: its
     model calls stop well before the text's end (not buffering it all),

@@ -121,6 +121,15 @@ def _add_limits(parser: argparse.ArgumentParser, default: _Default) -> None:
         "error event instead of all going late (default %(default)s, measured on 2 cores)",
     )
     parser.add_argument(
+        "--max-starting",
+        type=int,
+        default=default(lambda o: o.max_starting),
+        help="of those, how many may be starting at once (asked for, not yet playing): a "
+        "burst of clients at the same instant is served this many at a time, the rest "
+        "refused at once with a retry of 1 s, so that nobody's audio runs dry "
+        "(default %(default)s, measured on 2 cores)",
+    )
+    parser.add_argument(
         "--model-slots",
         type=int,
         default=default(lambda o: o.model_slots),
@@ -185,6 +194,7 @@ def options(args: argparse.Namespace) -> ServeOptions:
         token=args.token or None,
         no_auth=args.no_auth,
         max_streams=args.max_streams,
+        max_starting=args.max_starting,
         model_slots=args.model_slots,
         seed=args.seed,
         voice_options=device.voice_options(args),

@@ -92,6 +92,16 @@ class Refusal(StreamTTSError):
         )
 
     @classmethod
+    def starting_burst(cls, starting: int, retry_after_s: float) -> Refusal:
+        return cls(
+            AT_CAPACITY,
+            f"{starting} other utterances are starting at this instant; retry in "
+            f"{retry_after_s:.0f} s (a burst at once is carried {starting} at a time so that "
+            "none runs dry; --max-starting sets how many)",
+            retry_after_s=retry_after_s,
+        )
+
+    @classmethod
     def too_long(cls, chars: int, limit: int, param: str | None = None) -> Refusal:
         what = f"'{param}'" if param else "the text"
         return cls(

@@ -20,6 +20,7 @@ def health(state: ServerState) -> dict[str, Any]:
         "voice": state.voice.name,
         "active": state.admission.active,
         "capacity": state.admission.capacity,
+        "starting": state.admission.starting,
         "connections": state.sessions,
         "model_calls": state.scheduler.granted,
         "threads": threading.active_count(),

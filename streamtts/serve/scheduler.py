@@ -26,14 +26,23 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-__all__ = ["Admission", "DeadlineQueue", "DeadlineSlots", "ModelScheduler", "PlayoutDeadline"]
+from ..backend import Pace
+
+__all__ = [
+    "Admission",
+    "DeadlineQueue",
+    "DeadlineSlots",
+    "ModelScheduler",
+    "PlayoutDeadline",
+    "QueuedPace",
+]
 
 
 @dataclass(order=True)
@@ -73,6 +82,12 @@ class DeadlineQueue:
     def __len__(self) -> int:
         return sum(not w.gone for w in self._heap)
 
+    def hasten(self, waiter: _Waiter, deadline: float) -> None:
+        """Move a waiting call to an earlier ``deadline`` (never later)."""
+        if not waiter.gone and deadline < waiter.deadline:
+            waiter.deadline = deadline
+            heapq.heapify(self._heap)
+
 
 class ModelScheduler:
     """``slots`` model calls at a time, earliest deadline first.
@@ -98,6 +113,7 @@ class ModelScheduler:
         self._busy = 0
         self._queue = DeadlineQueue()
         self._delayed = False
+        self._waiting_for: dict[object, list[_Waiter]] = {}
         self.granted = 0
         self.peak_waiting = 0
 
@@ -109,8 +125,12 @@ class ModelScheduler:
     def busy(self) -> int:
         return self._busy
 
-    async def acquire(self, deadline: float) -> None:
+    async def acquire(self, deadline: float, owner: object = None) -> None:
+        """Wait for a slot, earliest deadline first; ``owner`` names the
+        call for :meth:`hasten` while it waits."""
         waiter = self._queue.push(deadline)
+        if owner is not None:
+            self._waiting_for.setdefault(owner, []).append(waiter)
         self.peak_waiting = max(self.peak_waiting, len(self._queue))
         self._dispatch()
         try:
@@ -121,6 +141,24 @@ class ModelScheduler:
             else:
                 waiter.gone = True
             raise
+        finally:
+            if owner is not None:
+                waiters = self._waiting_for[owner]
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiting_for[owner]
+
+    def hasten(self, owner: object, deadline: float) -> None:
+        """``owner``'s waiting calls, if any, are now needed by ``deadline``.
+
+        A call asked for before its utterance played was needed "now" as of
+        its asking, behind every call asked for earlier. Once the first
+        audio goes out, the next chunk is needed when that audio runs out:
+        without this, in a burst a session's second chunk waited behind
+        the encoders of every session that asked before it, and ran dry.
+        """
+        for waiter in self._waiting_for.get(owner, ()):
+            self._queue.hasten(waiter, deadline)
 
     def release(self) -> None:
         self._busy -= 1
@@ -202,31 +240,68 @@ class PlayoutDeadline:
 
 
 class Admission:
-    """At most ``capacity`` utterances synthesized at once; more are refused.
+    """At most ``capacity`` utterances synthesized at once, and at most
+    ``starting_capacity`` of them not yet playing; more are refused.
 
-    ``try_enter`` never waits: a refusal is immediate, with the seconds a
-    client should wait before retrying (one typical utterance).
+    The second limit is for bursts. Sessions that arrive spread out start
+    one by one, each playing within tens of milliseconds, so the machine
+    carries ``capacity`` of them. Sessions that arrive at the same instant
+    all need their encoder and first chunks at once, before anyone plays:
+    measured on 2 cores (benchmarks/serve.py --burst), 4 at once started
+    with TTFA p95 417 ms and none ran dry, 5 at once 534 ms, 8 at once
+    814 ms. ``try_enter`` never waits: a refusal is immediate, with the
+    seconds a client should wait before retrying; :meth:`refusal` says why.
     """
 
-    def __init__(self, capacity: int, retry_after_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        retry_after_s: float = 2.0,
+        starting_capacity: int | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
+        if starting_capacity is not None and starting_capacity < 1:
+            raise ValueError(f"starting_capacity must be >= 1, got {starting_capacity}")
         self.capacity = capacity
+        self.starting_capacity = starting_capacity or capacity
         self.retry_after_s = retry_after_s
         self.active = 0
+        self.starting = 0  # admitted, first audio not yet out
         self.refused = 0
         self.peak = 0
 
+    @property
+    def full(self) -> bool:
+        return self.active >= self.capacity
+
     def try_enter(self) -> bool:
-        if self.active >= self.capacity:
+        if self.full or self.starting >= self.starting_capacity:
             self.refused += 1
             return False
         self.active += 1
+        self.starting += 1
         self.peak = max(self.peak, self.active)
         return True
 
-    def leave(self) -> None:
+    def started(self) -> None:
+        """An admitted utterance's first audio went out."""
+        self.starting -= 1
+
+    def leave(self, started: bool = False) -> None:
+        """An admitted utterance ended; ``started``: :meth:`started` was
+        called for it."""
         self.active -= 1
+        if not started:
+            self.starting -= 1
+
+    def refusal(self) -> tuple[str, float]:
+        """Why the last ``try_enter`` said no: ``"capacity"`` or
+        ``"starting"``, and the seconds to wait before retrying (a start
+        takes well under a second)."""
+        if self.full:
+            return "capacity", self.retry_after_s
+        return "starting", min(1.0, self.retry_after_s)
 
 
 class DeadlineSlots:
@@ -250,8 +325,15 @@ class DeadlineSlots:
     def limiter(self, step: str) -> Any:
         return self  # every step waits for the same slots, by deadline
 
+    def playing(self, now: float) -> None:
+        """The utterance's first audio went out at ``now`` (the sink's
+        ``on_playing``): its waiting calls move to the deadline the
+        listener's clock sets."""
+        self.playout.playing(now)
+        self.scheduler.hasten(self, self.playout.deadline(now))
+
     async def acquire_on_behalf_of(self, borrower: object) -> None:
-        await self.scheduler.acquire(self.playout.deadline(trio.current_time()))
+        await self.scheduler.acquire(self.playout.deadline(trio.current_time()), owner=self)
         self._in_flight += 1
         self._idle = trio.Event()
 
@@ -267,3 +349,35 @@ class DeadlineSlots:
     async def idle(self) -> None:
         """Until no call of this session runs in a worker thread."""
         await self._idle.wait()
+
+
+class QueuedPace(Pace):
+    """The pace the sessions of one scheduler share, with the wait for a
+    slot in a burst.
+
+    Model calls are not preemptible. While other sessions are starting
+    (``starting()`` counts the utterances admitted and not yet playing,
+    this one included) and every slot runs a call, the next chunk of a
+    session about to play (the most urgent call there is) still waits for
+    one of those calls to end: the others' encoders, the longest calls
+    made, so the wait is counted as one encoder call at the pace measured
+    now. Measured with Wyoming clients asking at the same instant: without
+    it, sessions started on their first chunk and ran dry 93 or 325 ms in
+    (their second or third chunk late). Counted always, it held first
+    audio where nothing needed it: with clients arriving spread over a
+    second, 8 of them started at 568 ms p95 instead of 295.
+    """
+
+    def __init__(
+        self, scheduler: ModelScheduler, starting: Callable[[], int], weight: float = 0.3
+    ) -> None:
+        super().__init__(weight)
+        self.scheduler = scheduler
+        self.starting = starting
+
+    def next_chunk_s(self, index: int) -> float:
+        made = super().next_chunk_s(index)
+        scheduler = self.scheduler
+        if self.starting() < 2 or scheduler.busy < scheduler.slots:
+            return made
+        return made + self.slowdown * self.encode_s

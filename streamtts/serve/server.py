@@ -58,6 +58,10 @@ class ServeOptions:
     token: str | None = None
     no_auth: bool = False
     max_streams: int = 8
+    # Of those, how many may be starting at once (admitted, not yet
+    # playing): what a simultaneous burst carries with none running dry
+    # and TTFA p95 under 0.5 s, measured on 2 cores (scheduler.Admission).
+    max_starting: int = 4
     model_slots: int = 2
     seed: int | None = None
     voice_options: VoiceOptions = field(default_factory=VoiceOptions)
@@ -88,8 +92,8 @@ class ServeOptions:
                     )
         check_delivery(self.delivery)
         EngineOptions(loudness_lufs=self.loudness_lufs, true_peak_dbtp=self.true_peak_dbtp)
-        if self.max_streams < 1 or self.model_slots < 1:
-            raise ConfigError("--max-streams and --model-slots must be at least 1")
+        if self.max_streams < 1 or self.model_slots < 1 or self.max_starting < 1:
+            raise ConfigError("--max-streams, --max-starting and --model-slots must be at least 1")
 
 
 def _is_loopback(host: str) -> bool:
@@ -110,7 +114,7 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
     state = ServerState(
         voice,
         ModelScheduler(options.model_slots),
-        Admission(options.max_streams),
+        Admission(options.max_streams, starting_capacity=options.max_starting),
         seed=options.seed,
         delivery=options.delivery,
         loudness_lufs=options.loudness_lufs,

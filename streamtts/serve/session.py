@@ -35,7 +35,7 @@ from ..synthesis import PiperSteps
 from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
 from .metrics import ServerMetrics
-from .scheduler import Admission, DeadlineSlots, ModelScheduler, PlayoutDeadline
+from .scheduler import Admission, DeadlineSlots, ModelScheduler, PlayoutDeadline, QueuedPace
 
 __all__ = ["NETWORK_READING", "ServerState", "Session", "open_session"]
 
@@ -59,10 +59,14 @@ class ServerState:
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
     sessions: int = 0  # connections open now
     draining: bool = False
-    # How long model calls take now, across sessions: a burst of new ones
-    # shows in the first calls, and each holds its first audio until it
-    # covers the next chunk at that pace (EngineOptions.start_margin).
-    pace: Pace = field(default_factory=Pace)
+    # How long model calls take now, across sessions, with the wait for a
+    # slot: a burst of new ones shows in the first calls, and each holds its
+    # first audio until it covers the next chunk at that pace
+    # (EngineOptions.start_margin).
+    pace: Pace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pace = QueuedPace(self.scheduler, lambda: self.admission.starting)
 
 
 class _Place:
@@ -72,12 +76,18 @@ class _Place:
     def __init__(self, admission: Admission) -> None:
         self.admission = admission
         self.taken = False  # the utterance's task holds it
+        self.playing = False  # its first audio went out
         self._given_back = False
+
+    def started(self) -> None:
+        if not (self.playing or self._given_back):
+            self.playing = True
+            self.admission.started()
 
     def give_back(self) -> None:
         if not self._given_back:
             self._given_back = True
-            self.admission.leave()
+            self.admission.leave(started=self.playing)
 
 
 class Session:
@@ -90,13 +100,26 @@ class Session:
         self.engine = engine
         self.playout = playout
         self.door = door
+        self._place: _Place | None = None  # the utterance speaking now
+
+    def playing(self) -> None:
+        """The utterance's first audio went out: it no longer counts as
+        starting (see :class:`~streamtts.serve.scheduler.Admission`)."""
+        if self._place is not None:
+            self._place.started()
 
     async def open(self, uid: int, request: UtteranceRequest, nursery: trio.Nursery) -> Utterance:
         """Admit and start an utterance, or refuse it at once."""
         state = self.state
-        if state.draining or not state.admission.try_enter():
+        if state.draining:
             state.metrics.refused.labels(self.door).inc()
             raise Refusal.at_capacity(state.admission.retry_after_s)
+        if not state.admission.try_enter():
+            state.metrics.refused.labels(self.door).inc()
+            why, retry_after_s = state.admission.refusal()
+            if why == "starting":
+                raise Refusal.starting_burst(state.admission.starting_capacity, retry_after_s)
+            raise Refusal.at_capacity(retry_after_s)
         place = _Place(state.admission)
         try:
             reading = request.reading or NETWORK_READING
@@ -116,6 +139,7 @@ class Session:
     ) -> None:
         """An utterance's whole life in the session: admitted until it ends."""
         place.taken = True
+        self._place = place
         metrics = self.state.metrics
         metrics.active_sessions.inc()
         late_before = self.playout.late_s
@@ -159,21 +183,30 @@ async def open_session(
     synthesis = SynthesisOptions(seed=state.seed, delivery=state.delivery)
     steps = PiperSteps(state.voice, synthesis, state.schedule)
     playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
-    backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout), state.pace)
+    slots = DeadlineSlots(state.scheduler, playout)
+    backend = ThreadedBackend(steps, slots, state.pace)
     options = EngineOptions(
         synthesis=synthesis,
         schedule=state.schedule,
         loudness_lufs=state.loudness_lufs if loudness_lufs is None else loudness_lufs,
         true_peak_dbtp=state.true_peak_dbtp,
     )
+    opened: list[Session] = []  # made once the engine is
+
+    def playing(now: float) -> None:
+        slots.playing(now)
+        for session in opened:
+            session.playing()
+
     state.sessions += 1
     try:
         async with open_engine(
             backend=backend,
-            sink=CallbackSink(shell.audio, on_playing=playout.playing),
+            sink=CallbackSink(shell.audio, on_playing=playing),
             options=options,
             on_event=shell.heard,
         ) as engine:
-            yield Session(state, engine, playout, door)
+            opened.append(Session(state, engine, playout, door))
+            yield opened[0]
     finally:
         state.sessions -= 1
