@@ -91,7 +91,6 @@ def gaps_heard(audio: np.ndarray, rate: int) -> list[float]:
 
 def sound_card(minutes: float, processes: int) -> dict[str, Any]:
     rate = int(sd.query_devices(OUTPUT, kind="output")["default_samplerate"])
-    texts = (PARAGRAPHS * 100)[: max(1, int(minutes * 60 / 25))]  # ~25 s of audio each
 
     async def main() -> dict[str, Any]:
         sink = SoundCardSink(latency_s=0.1)
@@ -99,8 +98,8 @@ def sound_card(minutes: float, processes: int) -> dict[str, Any]:
         ttfa, audio_s = [], 0.0
         async with open_engine(sink=sink, options=options) as engine:
             before = (sink.underruns, sink.device_underflows)
-            for text in texts:
-                result = await engine.say(text)
+            while audio_s < minutes * 60:  # the paragraphs in turn until that much audio
+                result = await engine.say(PARAGRAPHS[len(ttfa) % len(PARAGRAPHS)])
                 ttfa.append(result.stats.ttfa_heard_s or result.stats.ttfa_s or float("nan"))
                 audio_s += result.stats.audio_s
                 await trio.sleep(PAUSE_S * 2)
@@ -150,6 +149,8 @@ def summarize(results: dict[str, Any]) -> list[str]:
             f"| {processes} | {row['audio_s'] / 60:.1f} min | {row['underruns']} | "
             f"{row['underflows']} | {len(row['gaps_s'])} | {p50:.0f} / {p95:.0f} ms |"
         )
+    if not results["sound_card"]:
+        lines = []
     lines += ["", "| busy processes | module | sentences | gaps heard |", "|---|---|---|---|"]
     for key, row in results["speechd"].items():
         processes, module = key.split(":")
@@ -162,17 +163,24 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="audio per load (10)")
     parser.add_argument("--sentences", type=int, default=50, help="per module and load (50)")
     parser.add_argument("--loads", default="0,1,2", help="busy processes to try (0,1,2)")
+    parser.add_argument(
+        "--parts",
+        default="sound_card,speechd",
+        help="what to measure: sound_card, speechd or both (writes load-<part>.json/.md when one)",
+    )
     args = parser.parse_args()
+    parts = args.parts.split(",")
     loads = [int(n) for n in args.loads.split(",")]
     results: dict[str, Any] = {"minutes": args.minutes, "sound_card": {}, "speechd": {}}
     for processes in loads:
-        print(f"load: sound card, {processes} busy ...", file=sys.stderr, flush=True)
-        results["sound_card"][processes] = sound_card(args.minutes, processes)
-        for module in ("streamtts", "piper-generic"):
+        if "sound_card" in parts:
+            print(f"load: sound card, {processes} busy ...", file=sys.stderr, flush=True)
+            results["sound_card"][processes] = sound_card(args.minutes, processes)
+        for module in ("streamtts", "piper-generic") if "speechd" in parts else ():
             print(f"load: {module} via speechd, {processes} busy ...", file=sys.stderr)
             key = f"{processes}:{module}"
             results["speechd"][key] = speech_dispatcher(args.sentences, processes, module)
-    save("load", results, summarize(results))
+    save("load" if len(parts) > 1 else f"load-{parts[0]}", results, summarize(results))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,20 @@ def test_setup_writes_the_module_line_once(tmp_path: Path) -> None:
     assert conf.count("DefaultModule streamtts") == 1
     assert (tmp_path / "modules" / "streamtts.conf").exists()
     assert 'AddModule "streamtts"' in result.stdout
+    # The audio buffer that keeps speech whole on a busy CPU, once; a
+    # user's own setting is kept.
+    assert conf.count("AudioPulseMinLength 40") == 1
+    own = [line for line in conf if not line.startswith("AudioPulseMinLength")]
+    (tmp_path / "speechd.conf").write_text("\n".join([*own, "AudioPulseMinLength 25"]) + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "streamtts", "speechd-setup", "--install",
+         "--config-dir", str(tmp_path)],
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    conf = (tmp_path / "speechd.conf").read_text().splitlines()
+    assert [line for line in conf if line.startswith("AudioPulseMinLength")] == [
+        "AudioPulseMinLength 25"
+    ]
 
 
 def test_a_module_that_cannot_start_says_so(tmp_path: Path) -> None:
@@ -344,8 +358,9 @@ def test_cancel_silences_the_monitor_fast(dispatcher: Dispatcher) -> None:
     _, last_sound = audible_span(recorder)
     gap = last_sound - asked[0]
     print(f"\nspd-say -C → silence at the monitor: {1000 * gap:.0f} ms")
-    # 20 ms + the server's output latency (measured 9-17 ms in all): what the
-    # module sent ahead (0.15 s at most) is dropped, never played.
+    # 20 ms + the server's output latency (its 40 ms PulseAudio buffer, set by
+    # the setup: measured 41-47 ms in all): what the module sent ahead (0.15 s
+    # at most) is dropped, never played.
     assert gap < 0.1
 
 

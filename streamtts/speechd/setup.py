@@ -101,8 +101,25 @@ def module_line(config: Path) -> str:
     return f'AddModule "streamtts" "{_module_binary()}" "{config.name}"'
 
 
+# speech-dispatcher plays its modules' audio through PulseAudio with a
+# buffer of AudioPulseMinLength ms, 10 by default: any 10 ms in which its
+# audio thread does not run is a gap heard. Measured at the sound server's
+# monitor (benchmarks/load.py), with two other processes keeping both cores
+# busy: 2-3 gaps in 8-12 sentences at 10 ms, none at 40 ms; the price is the
+# stop, spd-say -C to silence 17 -> 44 ms (benchmarks/speechd.py). A user's
+# own setting is kept.
+PULSE_BUFFER_MS = 40
+_PULSE_LINES = (
+    "# streamtts-speechd setup: a 40 ms audio buffer keeps speech whole on a busy",
+    "# CPU (10 ms, the default, gaps); a stop then takes ~45 ms instead of ~20.",
+    f"AudioPulseMinLength {PULSE_BUFFER_MS}",
+)
+
+
 def install(config_dir: Path, line: str, *, default: bool) -> Path:
-    """Add ``line`` to the user's speechd.conf (a copy of the system's if none)."""
+    """Add ``line`` to the user's speechd.conf (a copy of the system's if
+    none), and the audio buffer that keeps speech whole on a busy machine
+    (:data:`PULSE_BUFFER_MS`) unless the user set one."""
     conf = config_dir / "speechd.conf"
     if not conf.exists():
         conf.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +130,8 @@ def install(config_dir: Path, line: str, *, default: bool) -> Path:
         if not kept.startswith('AddModule "streamtts"')
         and not (default and kept.strip().startswith("DefaultModule"))
     ]
+    if not any(kept.strip().startswith("AudioPulseMinLength") for kept in lines):
+        lines += _PULSE_LINES
     lines.append(line)
     if default:
         lines.append("DefaultModule streamtts")
