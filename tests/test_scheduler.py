@@ -6,7 +6,7 @@ uses it, without a model or a clock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -14,7 +14,7 @@ import trio.testing
 
 from streamtts import EngineOptions
 from streamtts.backend import Pace
-from streamtts.engine import open_engine
+from streamtts.engine import UtteranceResult, open_engine
 from streamtts.messages import AudioChunk, Planned
 from streamtts.serve.scheduler import (
     Admission,
@@ -173,27 +173,41 @@ async def test_real_time_streams_go_before_renders_that_are_ahead(
     assert sum(await stream_underruns(4, 4, fifo=True)) > 20  # what the policy saves
 
 
-async def burst_underruns(sessions: int, margin: float) -> tuple[int, float]:
-    """Underruns and the worst TTFA of ``sessions`` listeners asking at the
-    same instant, on two slots, sharing one measured pace (as a server's
-    sessions do)."""
-    scheduler, pace = ModelScheduler(slots=2), Pace()
-    text = " ".join(["A real-time stream that must never run dry."] * 4)
+BURST_TEXT = " ".join(["A real-time stream that must never run dry."] * 4)
+
+
+async def at_the_same_instant(
+    sessions: int, listen: Callable[[], Awaitable[UtteranceResult]]
+) -> tuple[int, float]:
+    """Underruns in all and the worst TTFA of ``sessions`` runs of
+    ``listen`` started at the same instant."""
     results: list[tuple[int, float]] = []
 
-    async def listen() -> None:
-        backend = ScheduledFake(scheduler)
-        backend._pace = pace
-        options = EngineOptions(start_margin=margin)
-        async with open_engine(backend=backend, sink=FakeSink(queue_s=0.3), options=options) as e:
-            result = await e.say(text)
+    async def one() -> None:
+        result = await listen()
         assert result.stats.ttfa_s is not None
         results.append((result.stats.underruns, result.stats.ttfa_s))
 
     async with trio.open_nursery() as nursery:
         for _ in range(sessions):
-            nursery.start_soon(listen)
+            nursery.start_soon(one)
     return sum(u for u, _ in results), max(t for _, t in results)
+
+
+async def burst_underruns(sessions: int, margin: float) -> tuple[int, float]:
+    """Underruns and the worst TTFA of ``sessions`` listeners asking at the
+    same instant, on two slots, sharing one measured pace (as a server's
+    sessions do)."""
+    scheduler, pace = ModelScheduler(slots=2), Pace()
+
+    async def listen() -> UtteranceResult:
+        backend = ScheduledFake(scheduler)
+        backend._pace = pace
+        options = EngineOptions(start_margin=margin)
+        async with open_engine(backend=backend, sink=FakeSink(queue_s=0.3), options=options) as e:
+            return await e.say(BURST_TEXT)
+
+    return await at_the_same_instant(sessions, listen)
 
 
 async def test_a_burst_of_sessions_holds_first_audio_instead_of_breaking(
@@ -252,10 +266,8 @@ async def server_burst(sessions: int, wired: bool) -> tuple[int, float]:
     for after playing)."""
     scheduler, admission = ModelScheduler(slots=2), Admission(sessions)
     pace = QueuedPace(scheduler, lambda: admission.starting) if wired else Pace()
-    text = " ".join(["A real-time stream that must never run dry."] * 4)
-    results: list[tuple[int, float]] = []
 
-    async def listen() -> None:
+    async def listen() -> UtteranceResult:
         playout = PlayoutDeadline(RATE, told_when_playing=True)
         slots = DeadlineSlots(scheduler, playout)
 
@@ -271,15 +283,11 @@ async def server_burst(sessions: int, wired: bool) -> tuple[int, float]:
         assert admission.try_enter()
         async with open_engine(backend=backend, sink=StartingSink(playing)) as engine:
             playout.begin()
-            result = await engine.say(text)
+            result = await engine.say(BURST_TEXT)
         admission.leave(started=True)
-        assert result.stats.ttfa_s is not None
-        results.append((result.stats.underruns, result.stats.ttfa_s))
+        return result
 
-    async with trio.open_nursery() as nursery:
-        for _ in range(sessions):
-            nursery.start_soon(listen)
-    return sum(u for u, _ in results), max(t for _, t in results)
+    return await at_the_same_instant(sessions, listen)
 
 
 async def test_a_server_burst_plays_whole(autojump_clock: trio.abc.Clock) -> None:
