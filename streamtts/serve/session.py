@@ -93,18 +93,21 @@ class _Place:
 class Session:
     """One client's engine; the conversation shell's speaker."""
 
-    def __init__(
-        self, state: ServerState, engine: Engine, playout: PlayoutDeadline, door: str
-    ) -> None:
+    engine: Engine  # set by open_session once the engine runs (its sink calls playing)
+
+    def __init__(self, state: ServerState, slots: DeadlineSlots, door: str) -> None:
         self.state = state
-        self.engine = engine
-        self.playout = playout
+        self.slots = slots
+        self.playout = slots.playout
         self.door = door
         self._place: _Place | None = None  # the utterance speaking now
 
-    def playing(self) -> None:
-        """The utterance's first audio went out: it no longer counts as
-        starting (see :class:`~streamtts.serve.scheduler.Admission`)."""
+    def playing(self, now: float) -> None:
+        """The sink's ``on_playing``: the utterance's first audio went out at
+        ``now``. Its waiting model calls move to its listener's deadline, and
+        it no longer counts as starting (see
+        :class:`~streamtts.serve.scheduler.Admission`)."""
+        self.slots.playing(now)
         if self._place is not None:
             self._place.started()
 
@@ -183,30 +186,23 @@ async def open_session(
     synthesis = SynthesisOptions(seed=state.seed, delivery=state.delivery)
     steps = PiperSteps(state.voice, synthesis, state.schedule)
     playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
-    slots = DeadlineSlots(state.scheduler, playout)
-    backend = ThreadedBackend(steps, slots, state.pace)
+    session = Session(state, DeadlineSlots(state.scheduler, playout), door)
+    backend = ThreadedBackend(steps, session.slots, state.pace)
     options = EngineOptions(
         synthesis=synthesis,
         schedule=state.schedule,
         loudness_lufs=state.loudness_lufs if loudness_lufs is None else loudness_lufs,
         true_peak_dbtp=state.true_peak_dbtp,
     )
-    opened: list[Session] = []  # made once the engine is
-
-    def playing(now: float) -> None:
-        slots.playing(now)
-        for session in opened:
-            session.playing()
-
     state.sessions += 1
     try:
         async with open_engine(
             backend=backend,
-            sink=CallbackSink(shell.audio, on_playing=playing),
+            sink=CallbackSink(shell.audio, on_playing=session.playing),
             options=options,
             on_event=shell.heard,
         ) as engine:
-            opened.append(Session(state, engine, playout, door))
-            yield opened[0]
+            session.engine = engine
+            yield session
     finally:
         state.sessions -= 1
