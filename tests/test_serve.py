@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -516,24 +517,32 @@ def read_until_closed(sock: socket.socket, limit_s: float) -> tuple[bytes, float
 
 def test_slow_drips_and_silent_sockets_are_closed(server: Server) -> None:
     """A header dripping a byte at a time and a socket that says nothing are
-    closed with an error (--idle-timeout 3 here); others are served meanwhile."""
-    with socket.create_connection(("127.0.0.1", server.wyoming_port), timeout=10) as drip:
-        started = time.monotonic()
-        header = b'{"type": "describe"' + b" " * 100  # never finished
-        for byte in header:
-            try:
-                drip.sendall(bytes([byte]))
-            except OSError:
-                break  # closed on us: what we wanted
-            time.sleep(0.1)
-            if time.monotonic() - started > 8:
-                break
-        assert describe_still_works(server)
-        rest, _ = read_until_closed(drip, 10)
-    assert b"too slowly" in rest
-    assert time.monotonic() - started < 12
-    with socket.create_connection(("127.0.0.1", server.wyoming_port), timeout=10) as silent:
-        said, after_s = read_until_closed(silent, 10)
+    closed with an error (--idle-timeout 3 here); others are served meanwhile.
+    The silent socket waits out its timeout while the other drips."""
+
+    def silent() -> tuple[bytes, float]:
+        with socket.create_connection(("127.0.0.1", server.wyoming_port), timeout=10) as sock:
+            return read_until_closed(sock, 10)
+
+    with ThreadPoolExecutor(1) as pool:
+        quiet = pool.submit(silent)
+        with socket.create_connection(("127.0.0.1", server.wyoming_port), timeout=10) as drip:
+            started = time.monotonic()
+            header = b'{"type": "describe"' + b" " * 100  # never finished
+            cut_at = None
+            for byte in header:  # a byte every 0.1 s: 12 s if never cut
+                try:
+                    drip.sendall(bytes([byte]))
+                except OSError:
+                    cut_at = time.monotonic() - started  # closed on us: what we wanted
+                    break
+                time.sleep(0.1)
+            assert describe_still_works(server)
+            rest, _ = read_until_closed(drip, 10)
+        assert b"too slowly" in rest
+        # Cut while still dripping, --idle-timeout (3 s) after the first byte.
+        assert cut_at is not None and 2.5 < cut_at < 6, cut_at
+        said, after_s = quiet.result(timeout=15)
     assert b"idle" in said and 2.5 < after_s < 6
 
 

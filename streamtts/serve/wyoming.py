@@ -123,10 +123,18 @@ class _Connection:
 
     async def _events(self) -> AsyncIterator[Event]:
         watch = IdleWatch(self.limits.idle_s, trio.current_time())
+        event_due: float | None = None  # an event begun must end within event_s
         while True:
-            partial = self.reader.partial  # an event begun must end within event_s
             now = trio.current_time()
-            with trio.move_on_after(self.limits.event_s if partial else watch.wait_s(now)) as tick:
+            partial = self.reader.partial
+            if not partial:
+                event_due = None
+            elif event_due is None:
+                # From its first byte, not from the last: a client dripping a
+                # byte at a time would otherwise hold the connection forever.
+                event_due = now + self.limits.event_s
+            due = now + watch.wait_s(now) if event_due is None else event_due
+            with trio.move_on_at(due) as tick:
                 data = await self.stream.receive_some(65536)
             if tick.cancelled_caught:
                 if partial:
