@@ -145,6 +145,37 @@ def test_synthesize_equals_the_cli_with_a_timed_string_per_word(
     assert statistics.median(errors) <= 0.060, statistics.median(errors)
 
 
+def test_replies_asked_at_the_same_instant_in_one_process_each_speak_whole(
+    voice: PiperVoice,
+    references,  # type: ignore[no-untyped-def]
+) -> None:
+    """Four agents of one process ask at once: the host carries the burst
+    (one voice, one scheduler, one shared pace) and every reply is the
+    command line's audio, none refused, nothing left counted as starting."""
+
+    async def go() -> list[list[tts.SynthesizedAudio]]:
+        options = EngineOptions(synthesis=SynthesisOptions(seed=SEED))
+        engines = [
+            streamtts.TTS(voice=voice, engine_options=options, sample_rate=RATE) for _ in range(4)
+        ]
+
+        async def reply(engine: streamtts.TTS) -> list[tts.SynthesizedAudio]:
+            async with engine.synthesize(TEXT) as stream:
+                return [event async for event in stream]
+
+        replies = await asyncio.gather(*(reply(engine) for engine in engines))
+        for engine in engines:
+            await engine.aclose()
+        return list(replies)
+
+    host = local_host()
+    refused = host.state.refused if host.state is not None else 0
+    for events in run(go()):
+        same_audio(pcm(events), references[TEXT][0])
+    assert host.state is not None and host.state.refused == refused
+    assert host.state.admission.active == 0 and host.state.admission.starting == 0
+
+
 def test_stream_speaks_the_tokens_as_they_come(make, references) -> None:  # type: ignore[no-untyped-def]
     rate = 24000  # LiveKit's own
 

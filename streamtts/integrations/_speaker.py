@@ -5,6 +5,12 @@ The same shape as a server session (:mod:`streamtts.serve.session`): an
 model calls all take the host's :class:`~streamtts.serve.scheduler.ModelScheduler`
 slots by deadline, whose sink hands audio to the conversation shell, and
 which admits an utterance at once or refuses it (the host at capacity).
+Several agents' turns starting at one instant are carried as the server
+carries a burst: the sessions share one :class:`~streamtts.serve.scheduler.QueuedPace`
+(each holds its first audio until it covers the wait for a slot), and a
+session's waiting calls move to its listener's deadline once it plays.
+Unlike the server, the host sets no separate limit on starts: an agent's
+turn refused would go unsaid, so a burst costs first-audio latency only.
 No Prometheus here: the host keeps plain counters.
 """
 
@@ -16,13 +22,20 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
-from ..backend import ThreadedBackend
+from ..backend import Pace, ThreadedBackend
 from ..config import ChunkSchedule, EngineOptions
 from ..conversation.refusals import AT_CAPACITY, Refusal
 from ..conversation.requests import UtteranceRequest
 from ..conversation.shell import ConversationShell
 from ..engine import Engine, Utterance, open_engine
-from ..serve.scheduler import Admission, DeadlineSlots, ModelScheduler, PlayoutDeadline
+from ..serve.scheduler import (
+    Admission,
+    AdmittedPlace,
+    DeadlineSlots,
+    ModelScheduler,
+    PlayoutDeadline,
+    QueuedPace,
+)
 from ..sinks.callback import CallbackSink
 from ..synthesis import PiperSteps
 from ..text.options import TextOptions
@@ -48,18 +61,29 @@ class HostState:
     refused: int = 0
     sessions: int = 0
     peak_sessions: int = field(default=0)
+    pace: Pace = field(init=False)  # the model calls' pace, with a burst's wait for a slot
+
+    def __post_init__(self) -> None:
+        self.pace = QueuedPace(self.scheduler, lambda: self.admission.starting)
 
 
 class HostSpeaker:
     """A session's speaker: admits at once or refuses, never waits for room."""
 
-    def __init__(
-        self, state: HostState, engine: Engine, playout: PlayoutDeadline, reading: TextOptions
-    ) -> None:
+    engine: Engine  # set by open_host_speaker once the engine runs (its sink calls playing)
+
+    def __init__(self, state: HostState, slots: DeadlineSlots, reading: TextOptions) -> None:
         self.state = state
-        self.engine = engine
-        self.playout = playout
+        self.slots = slots
+        self.playout = slots.playout
         self.reading = reading
+        self._place: AdmittedPlace | None = None  # the utterance speaking now
+
+    def playing(self, now: float) -> None:
+        """The sink's ``on_playing``: the utterance's first audio went out."""
+        self.slots.playing(now)
+        if self._place is not None:
+            self._place.started()
 
     async def open(self, uid: int, request: UtteranceRequest, nursery: trio.Nursery) -> Utterance:
         state = self.state
@@ -71,24 +95,25 @@ class HostSpeaker:
                 "retry shortly, or give the host a larger max_streams on a bigger machine",
                 retry_after_s=state.admission.retry_after_s,
             )
-        placed = [False]
+        place = AdmittedPlace(state.admission)
         try:
             reading = request.reading or self.reading
-            utterance: Utterance = await nursery.start(self._speak, reading, request.rate, placed)
+            utterance: Utterance = await nursery.start(self._speak, reading, request.rate, place)
         finally:
-            if not placed[0]:  # the task never ran: nobody else gives the place back
-                state.admission.leave()
+            if not place.taken:  # the task never ran: nobody else gives the place back
+                place.give_back()
         return utterance
 
     async def _speak(
         self,
         reading: TextOptions,
         rate: float,
-        placed: list[bool],
+        place: AdmittedPlace,
         *,
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        placed[0] = True
+        place.taken = True
+        self._place = place
         late_before = self.playout.late_s
         self.state.utterances += 1
         try:
@@ -96,7 +121,7 @@ class HostSpeaker:
                 reading, rate, on_turn=self.playout.begin, task_status=task_status
             )
         finally:
-            self.state.admission.leave()
+            place.give_back()
             self.state.late_s += self.playout.late_s - late_before
 
 
@@ -113,14 +138,19 @@ async def open_host_speaker(
     if options.schedule == ChunkSchedule():
         options = replace(options, schedule=HOST_SCHEDULE)
     steps = PiperSteps(voice, options.synthesis, options.effective_schedule)
-    playout = PlayoutDeadline(steps.sample_rate_hz)
-    backend = ThreadedBackend(steps, DeadlineSlots(state.scheduler, playout))
+    playout = PlayoutDeadline(steps.sample_rate_hz, told_when_playing=True)
+    speaker = HostSpeaker(state, DeadlineSlots(state.scheduler, playout), reading)
+    backend = ThreadedBackend(steps, speaker.slots, state.pace)
     state.sessions += 1
     state.peak_sessions = max(state.peak_sessions, state.sessions)
     try:
         async with open_engine(
-            backend=backend, sink=CallbackSink(shell.audio), options=options, on_event=shell.heard
+            backend=backend,
+            sink=CallbackSink(shell.audio, on_playing=speaker.playing),
+            options=options,
+            on_event=shell.heard,
         ) as engine:
-            yield HostSpeaker(state, engine, playout, reading)
+            speaker.engine = engine
+            yield speaker
     finally:
         state.sessions -= 1

@@ -304,6 +304,29 @@ class Admission:
         return "starting", min(1.0, self.retry_after_s)
 
 
+class AdmittedPlace:
+    """One admitted utterance's place in an :class:`Admission`: it counts as
+    starting until :meth:`started` (its first audio went out), and is
+    given back exactly once, by whoever holds it last (the utterance's
+    task, or the code that admitted it if that task never ran)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.taken = False  # the utterance's task holds it
+        self.playing = False  # its first audio went out
+        self._given_back = False
+
+    def started(self) -> None:
+        if not (self.playing or self._given_back):
+            self.playing = True
+            self.admission.started()
+
+    def give_back(self) -> None:
+        if not self._given_back:
+            self._given_back = True
+            self.admission.leave(started=self.playing)
+
+
 class DeadlineSlots:
     """A session's model calls in the shared scheduler's slots: what a
     :class:`~streamtts.backend.ThreadedBackend` is given instead of a lock

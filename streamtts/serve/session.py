@@ -35,7 +35,14 @@ from ..synthesis import PiperSteps
 from ..text.frontend import TextOptions
 from ..voices.piper import PiperVoice
 from .metrics import ServerMetrics
-from .scheduler import Admission, DeadlineSlots, ModelScheduler, PlayoutDeadline, QueuedPace
+from .scheduler import (
+    Admission,
+    AdmittedPlace,
+    DeadlineSlots,
+    ModelScheduler,
+    PlayoutDeadline,
+    QueuedPace,
+)
 
 __all__ = ["NETWORK_READING", "ServerState", "Session", "open_session"]
 
@@ -69,27 +76,6 @@ class ServerState:
         self.pace = QueuedPace(self.scheduler, lambda: self.admission.starting)
 
 
-class _Place:
-    """One admitted utterance's place: given back exactly once, by whoever
-    holds it last (the utterance's task, or ``open`` if that never ran)."""
-
-    def __init__(self, admission: Admission) -> None:
-        self.admission = admission
-        self.taken = False  # the utterance's task holds it
-        self.playing = False  # its first audio went out
-        self._given_back = False
-
-    def started(self) -> None:
-        if not (self.playing or self._given_back):
-            self.playing = True
-            self.admission.started()
-
-    def give_back(self) -> None:
-        if not self._given_back:
-            self._given_back = True
-            self.admission.leave(started=self.playing)
-
-
 class Session:
     """One client's engine; the conversation shell's speaker."""
 
@@ -100,7 +86,7 @@ class Session:
         self.slots = slots
         self.playout = slots.playout
         self.door = door
-        self._place: _Place | None = None  # the utterance speaking now
+        self._place: AdmittedPlace | None = None  # the utterance speaking now
 
     def playing(self, now: float) -> None:
         """The sink's ``on_playing``: the utterance's first audio went out at
@@ -123,7 +109,7 @@ class Session:
             if why == "starting":
                 raise Refusal.starting_burst(state.admission.starting_capacity, retry_after_s)
             raise Refusal.at_capacity(retry_after_s)
-        place = _Place(state.admission)
+        place = AdmittedPlace(state.admission)
         try:
             reading = request.reading or NETWORK_READING
             utterance: Utterance = await nursery.start(self._speak, reading, request, place)
@@ -136,7 +122,7 @@ class Session:
         self,
         reading: TextOptions,
         request: UtteranceRequest,
-        place: _Place,
+        place: AdmittedPlace,
         *,
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
     ) -> None:
