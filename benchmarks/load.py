@@ -68,7 +68,12 @@ def busy(processes: int) -> Iterator[None]:
 def gaps_heard(audio: np.ndarray, rate: int) -> list[float]:
     """Gaps heard: runs of digital silence of ``GAP_S`` or more that cut
     speech off or bring it back abruptly (louder than ``EDGE`` within 3 ms
-    on either side), their lengths in seconds.
+    on either side), their lengths in seconds (see :func:`gaps_at`)."""
+    return [length for _, length in gaps_at(audio, rate)]
+
+
+def gaps_at(audio: np.ndarray, rate: int) -> list[tuple[int, float]]:
+    """Each gap heard: its first silent sample and its length in seconds.
 
     At the monitor the voice's own pauses are digital silence too (below
     the server's 16 bits), but the voice fades into and out of them; an
@@ -85,8 +90,25 @@ def gaps_heard(audio: np.ndarray, rate: int) -> list[float]:
         before = float(np.abs(audio[start - window : start]).max())
         after = float(np.abs(audio[end : end + window]).max())
         if max(before, after) > EDGE:
-            found.append(round(length, 4))
+            found.append((int(start), round(length, 4)))
     return found
+
+
+def explain_gaps(
+    recorder: MonitorRecorder,
+    gaps: list[tuple[int, float]],
+    glitches: list[tuple[float, str]],
+    starts: list[float],
+) -> list[dict[str, Any]]:
+    """For each gap: the sink's glitches within 0.3 s of it (a ring underrun:
+    speech made too late; a PortAudio underflow: the callback came late;
+    none: the sound server's side), and how far into its utterance it fell."""
+    explained = []
+    for start, length in gaps:
+        at = recorder.time_of(start)
+        near = sorted({kind for t, kind in glitches if abs(t - at) < 0.3})
+        explained.append({"length_s": length, **utterance_offset(at, starts), "glitches": near})
+    return explained
 
 
 def sound_card(minutes: float, processes: int) -> dict[str, Any]:
@@ -95,10 +117,11 @@ def sound_card(minutes: float, processes: int) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         sink = SoundCardSink(latency_s=0.1)
         options = EngineOptions(trim_lead_in=True)  # as `streamtts speak` plays live
-        ttfa, audio_s = [], 0.0
+        ttfa, audio_s, starts = [], 0.0, []
         async with open_engine(sink=sink, options=options) as engine:
             before = (sink.underruns, sink.device_underflows)
             while audio_s < minutes * 60:  # the paragraphs in turn until that much audio
+                starts.append(time.perf_counter())
                 result = await engine.say(PARAGRAPHS[len(ttfa) % len(PARAGRAPHS)])
                 ttfa.append(result.stats.ttfa_heard_s or result.stats.ttfa_s or float("nan"))
                 audio_s += result.stats.audio_s
@@ -110,12 +133,27 @@ def sound_card(minutes: float, processes: int) -> dict[str, Any]:
             "audio_s": audio_s,
             "underruns": underruns,
             "underflows": underflows,
+            "glitches": sink.glitches,
+            "starts": starts,
         }
 
     with busy(processes), MonitorRecorder(sd, MONITOR, rate) as recorder:
         measured = trio.run(main)
-    measured["gaps_s"] = gaps_heard(recorder.audio, rate)
+    gaps = gaps_at(recorder.audio, rate)
+    measured["gaps_s"] = [length for _, length in gaps]
+    glitches, starts = measured.pop("glitches"), measured.pop("starts")
+    measured["gaps"] = explain_gaps(recorder, gaps, glitches, starts)
+    measured["glitches"] = [
+        {"at_s": round(at - starts[0], 3), "kind": kind, **utterance_offset(at, starts)}
+        for at, kind in glitches
+    ]
     return measured
+
+
+def utterance_offset(at: float, starts: list[float]) -> dict[str, Any]:
+    """Which utterance (paragraph) a moment fell in, and how far into it."""
+    index = max((k for k, t in enumerate(starts) if t <= at), default=0)
+    return {"utterance": index, "into_utterance_s": round(at - starts[index], 3)}
 
 
 def speech_dispatcher(sentences: int, processes: int, module: str) -> dict[str, Any]:
@@ -136,6 +174,9 @@ def speech_dispatcher(sentences: int, processes: int, module: str) -> dict[str, 
     return {"sentences": sentences, "gaps_s": gaps}
 
 
+CAUSES = {"ring": "a ring underrun (speech made late)", "device": "a PortAudio underflow"}
+
+
 def summarize(results: dict[str, Any]) -> list[str]:
     lines = [
         "| busy processes | audio | ring underruns | PortAudio underflows | gaps heard "
@@ -149,9 +190,17 @@ def summarize(results: dict[str, Any]) -> list[str]:
             f"| {processes} | {row['audio_s'] / 60:.1f} min | {row['underruns']} | "
             f"{row['underflows']} | {len(row['gaps_s'])} | {p50:.0f} / {p95:.0f} ms |"
         )
+    for processes, row in results["sound_card"].items():
+        for gap in row.get("gaps", []):
+            cause = " and ".join(CAUSES[g] for g in gap["glitches"]) or "neither (the server's)"
+            lines.append(
+                f"- {processes} busy: a gap of {1000 * gap['length_s']:.0f} ms, "
+                f"{gap['into_utterance_s']:.1f} s into its paragraph; {cause}"
+            )
     if not results["sound_card"]:
         lines = []
-    lines += ["", "| busy processes | module | sentences | gaps heard |", "|---|---|---|---|"]
+    if results["speechd"]:
+        lines += ["", "| busy processes | module | sentences | gaps heard |", "|---|---|---|---|"]
     for key, row in results["speechd"].items():
         processes, module = key.split(":")
         lines.append(f"| {processes} | {module} | {row['sentences']} | {len(row['gaps_s'])} |")

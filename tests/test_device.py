@@ -163,6 +163,41 @@ async def test_barge_in_silences_the_monitor_fast_and_without_a_click(
     assert result.stats.cancel_latency_s is not None
 
 
+async def test_a_starved_sink_stamps_each_break_where_it_is_heard() -> None:
+    """Speech that stops coming mid-utterance: the sink counts the ring's
+    underruns and stamps each with the time its silence reaches the
+    device (what a benchmark matches with the gaps it hears), inside the
+    stretch where nothing was written; PortAudio's own stream never
+    underflowed."""
+    sink = SoundCardSink(device=OUTPUT, latency_s=LATENCY_S)
+    rate = 22050
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(0.2 * rate)) / rate)).astype(np.float32)
+    await sink.start(rate)
+    try:
+        sink.set_active(True)
+        await sink.write(tone)
+        await sink.wait_heard(sink.accepted)  # the first tone is heard
+        ran_dry = time.perf_counter()
+        await trio.sleep(0.3)  # nothing written: the ring runs dry
+        resumed = time.perf_counter()
+        await sink.write(tone)
+        await sink.finish_utterance()
+        sink.set_active(False)  # as the engine does: the end of speech is no underrun
+        await sink.drain()
+    finally:
+        await sink.aclose()
+    rings = [at for at, kind in sink.glitches if kind == "ring"]
+    assert sink.underruns > 0 and len(rings) == sink.underruns
+    # A stamp is its block's start at the device: the block that ran dry
+    # began up to a block before the tone's last sample was heard.
+    block_s = sink.block_ms / 1000
+    assert all(ran_dry - 2 * block_s < at < resumed + sink.latency_s + 0.05 for at in rings), (
+        [at - ran_dry for at in rings],
+        resumed - ran_dry,
+    )
+    assert sink.device_underflows == 0
+
+
 def test_plays_on_the_sound_card_by_default(cache_dir: Path) -> None:
     _sounddevice()
     result = subprocess.run(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ _BLOCKS_TO_MEASURE = 20
 # No callback for this long while audio waits means the device is gone.
 _DEVICE_SILENCE_TIMEOUT_S = 2.0
 _TAIL_GUARD_S = 0.1  # PortAudio/ALSA drop ~30-40 ms at stop
+_GLITCHES_KEPT = 256  # the latest underruns and underflows, stamped (see glitches)
 
 
 def _sounddevice() -> Any:
@@ -108,6 +110,7 @@ class SoundCardSink(Sink):
         self._wake_pending = False
         self._callback_error: BaseException | None = None
         self._device_underflows = 0
+        self._glitches: deque[tuple[float, str]] = deque(maxlen=_GLITCHES_KEPT)
         self._finished = False
 
     # -- opening and closing ---------------------------------------------------
@@ -197,15 +200,18 @@ class SoundCardSink(Sink):
         try:
             ring, clock = self._ring, self._clock
             assert ring is not None and clock is not None
-            position = ring.read
+            position, underruns = ring.read, ring.underruns
             taken = ring.read_into(outdata.reshape(-1))
             now = time.perf_counter()
             delay = when.outputBufferDacTime - when.currentTime
             if not 0.0 < delay < 10.0:  # a host API that does not say
                 delay = self.latency_s
             clock.block(position, taken, now, now + delay)
+            if ring.underruns != underruns:
+                self._glitches.append((now + delay, "ring"))
             if status.output_underflow:
                 self._device_underflows += 1
+                self._glitches.append((now, "device"))
             if not self._wake_pending:
                 self._wake_pending = True
                 assert self._token is not None
@@ -324,6 +330,15 @@ class SoundCardSink(Sink):
     @property
     def device_underflows(self) -> int:
         return self._device_underflows
+
+    @property
+    def glitches(self) -> list[tuple[float, str]]:
+        """The latest breaks in the sound (at most 256), each stamped with
+        ``time.perf_counter()``: ``"ring"``, an underrun (speech not made in
+        time; the time its silence reaches the device), or ``"device"``,
+        PortAudio's underflow (the callback itself came late; the time it
+        was told)."""
+        return list(self._glitches)
 
     @property
     def peak_fill(self) -> int:
