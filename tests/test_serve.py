@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -844,24 +845,52 @@ def test_metrics_in_prometheus_text(server: Server) -> None:
     assert 'streamtts_ttfa_seconds_count{door="wyoming"}' in text
 
 
+async def wyoming_through_a_drain(server: Server, started: threading.Event) -> list[str]:
+    """A Wyoming client mid-utterance when the server is told to stop."""
+    from wyoming.client import AsyncTcpClient
+    from wyoming.tts import Synthesize
+
+    kinds = []
+    async with AsyncTcpClient("127.0.0.1", server.wyoming_port) as client:
+        await client.write_event(Synthesize(LONG[:205]).event())  # ~4 s, paced
+        while (event := await client.read_event()) is not None:
+            kinds.append(event.type)
+            if event.type == "audio-start":
+                started.set()
+            if event.type in ("audio-stop", "error"):
+                break
+    return kinds
+
+
 def test_sigterm_drains_then_exits_0(tmp_path: Path, cache_dir: Path) -> None:
+    """Told to stop, the server takes no new session and lets the running
+    ones finish, to their last byte: an HTTP response (on a busy machine
+    its end was once cut: the drain waited for synthesis, not for the
+    audio still queued for the socket) and a Wyoming client mid-utterance
+    (whose connection the end of accepting once closed)."""
     server = start_server(tmp_path, "--drain", "20")
-    with httpx.stream(
-        "POST", f"{server.http}/v1/audio/speech", headers=HEADERS, timeout=60,
-        json={"input": "A sentence that is still being spoken when the server is told to stop. " * 3},
-    ) as response:  # fmt: skip
-        chunks = response.iter_raw()
-        first = next(chunks)
-        server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        try:  # no new sessions: refused at the door, or told so
-            refused = httpx.post(
-                f"{server.http}/v1/audio/speech", headers=HEADERS, json={"input": "New."}, timeout=5
-            )
-            assert refused.status_code == 503
-        except httpx.TransportError:
-            pass
-        rest = b"".join(chunks)  # the running one finishes
+    wyoming_started = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        wyoming = pool.submit(run_asyncio, wyoming_through_a_drain, server, wyoming_started)
+        assert wyoming_started.wait(30)
+        with httpx.stream(
+            "POST", f"{server.http}/v1/audio/speech", headers=HEADERS, timeout=60,
+            json={"input": "A sentence that is still being spoken when the server is told to stop. " * 3},
+        ) as response:  # fmt: skip
+            chunks = response.iter_raw()
+            first = next(chunks)
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            try:  # no new sessions: refused at the door, or told so
+                refused = httpx.post(
+                    f"{server.http}/v1/audio/speech", headers=HEADERS, json={"input": "New."},
+                    timeout=5,
+                )  # fmt: skip
+                assert refused.status_code == 503
+            except httpx.TransportError:
+                pass
+            rest = b"".join(chunks)  # the running one finishes
+        assert wyoming.result(timeout=60)[-1] == "audio-stop"
     assert (len(first) + len(rest)) / 2 / 24000 > 10
     assert server.process.wait(timeout=30) == 0
 

@@ -180,6 +180,13 @@ class ConversationShell:
                 raise
             _log.debug("the client went away: %s", error)
 
+    @property
+    def settled(self) -> bool:
+        """Everything asked is spoken and every report written to the client."""
+        return not (
+            self.conversation.busy or self._reports or self._writing or self._commands
+        )
+
     async def _until_settled(self, *, everything: bool) -> None:
         """Until what was asked is spoken and written (``everything``), or
         at least the reports made so far are written (an error before a
@@ -189,7 +196,7 @@ class ConversationShell:
                 while (self._reports or self._writing) and not self._hung_up.is_set():
                     await self._wait_change()
             return
-        while self.conversation.busy or self._reports or self._writing or self._commands:
+        while not self.settled:
             await self._wait_change()
 
     async def _wait_change(self) -> None:

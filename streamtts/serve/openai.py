@@ -278,6 +278,13 @@ class AudioEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.state.responses += 1  # a drain waits for this response's end
+        try:
+            await self._respond(scope, receive, send)
+        finally:
+            self.state.responses -= 1
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, self.limits.body_bytes)
             request = self.parse(body, self.state.voice.name)

@@ -139,8 +139,8 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
             await serve_connection(stream, state, options.wyoming_limits)
 
         async def wyoming_door() -> None:
-            with wyoming_scope:
-                await trio.serve_listeners(handle, listeners)
+            with wyoming_scope:  # cancelled: no new connection; open ones go on
+                await trio.serve_listeners(handle, listeners, handler_nursery=nursery)
 
         if listeners:
             nursery.start_soon(wyoming_door)
@@ -161,7 +161,7 @@ async def serve(options: ServeOptions, *, ready_line: bool = True) -> int:
         wyoming_scope.cancel()  # stop accepting; connections already open go on
         shutdown.set()
         with trio.move_on_after(options.drain_s):
-            while state.admission.active:
+            while state.delivering:
                 await trio.sleep(0.05)
         nursery.cancel_scope.cancel()
     return 0

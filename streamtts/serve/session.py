@@ -66,6 +66,10 @@ class ServerState:
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
     sessions: int = 0  # connections open now
     draining: bool = False
+    # What is owed to clients, for a drain (see delivering): each open
+    # session's shell, and HTTP responses not yet ended.
+    shells: set[ConversationShell] = field(default_factory=set)
+    responses: int = 0
     # How long model calls take now, across sessions, with the wait for a
     # slot: a burst of new ones shows in the first calls, and each holds its
     # first audio until it covers the next chunk at that pace
@@ -74,6 +78,19 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.pace = QueuedPace(self.scheduler, lambda: self.admission.starting)
+
+    @property
+    def delivering(self) -> bool:
+        """Audio is still owed to a client: an utterance is being made, a
+        shell has reports not yet written, or an HTTP response has not
+        sent its end. Synthesis ends before its last audio is written
+        (the shell queues it behind a slow reader), so a drain that waited
+        only for synthesis cut responses short."""
+        return (
+            self.admission.active > 0
+            or self.responses > 0
+            or not all(shell.settled for shell in self.shells)
+        )
 
 
 class Session:
@@ -181,6 +198,7 @@ async def open_session(
         true_peak_dbtp=state.true_peak_dbtp,
     )
     state.sessions += 1
+    state.shells.add(shell)
     try:
         async with open_engine(
             backend=backend,
@@ -192,3 +210,4 @@ async def open_session(
             yield session
     finally:
         state.sessions -= 1
+        state.shells.discard(shell)
