@@ -183,9 +183,7 @@ class ConversationShell:
     @property
     def settled(self) -> bool:
         """Everything asked is spoken and every report written to the client."""
-        return not (
-            self.conversation.busy or self._reports or self._writing or self._commands
-        )
+        return not (self.conversation.busy or self._reports or self._writing or self._commands)
 
     async def _until_settled(self, *, everything: bool) -> None:
         """Until what was asked is spoken and written (``everything``), or
