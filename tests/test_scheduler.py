@@ -18,6 +18,7 @@ from streamtts.engine import UtteranceResult, open_engine
 from streamtts.messages import AudioChunk, Planned
 from streamtts.serve.scheduler import (
     Admission,
+    AdmittedPlace,
     DeadlineQueue,
     DeadlineSlots,
     ModelScheduler,
@@ -270,21 +271,20 @@ async def server_burst(sessions: int, wired: bool) -> tuple[int, float]:
     async def listen() -> UtteranceResult:
         playout = PlayoutDeadline(RATE, told_when_playing=True)
         slots = DeadlineSlots(scheduler, playout)
-
-        started: list[bool] = []
-
-        def playing(now: float) -> None:
-            if not started:
-                started.append(True)
-                admission.started()
-            (slots.playing if wired else playout.playing)(now)
-
-        backend = SlottedFake(slots, pace)
         assert admission.try_enter()
+        slots.place = AdmittedPlace(admission)
+
+        def unwired_playing(now: float) -> None:  # the start ends; nothing is hastened
+            assert slots.place is not None
+            slots.place.started()
+            playout.playing(now)
+
+        playing = slots.playing if wired else unwired_playing
+        backend = SlottedFake(slots, pace)
         async with open_engine(backend=backend, sink=StartingSink(playing)) as engine:
             playout.begin()
             result = await engine.say(BURST_TEXT)
-        admission.leave(started=True)
+        slots.place.give_back()
         return result
 
     return await at_the_same_instant(sessions, listen)

@@ -70,20 +70,13 @@ class HostState:
 class HostSpeaker:
     """A session's speaker: admits at once or refuses, never waits for room."""
 
-    engine: Engine  # set by open_host_speaker once the engine runs (its sink calls playing)
+    engine: Engine  # set by open_host_speaker once the engine runs
 
     def __init__(self, state: HostState, slots: DeadlineSlots, reading: TextOptions) -> None:
         self.state = state
         self.slots = slots
         self.playout = slots.playout
         self.reading = reading
-        self._place: AdmittedPlace | None = None  # the utterance speaking now
-
-    def playing(self, now: float) -> None:
-        """The sink's ``on_playing``: the utterance's first audio went out."""
-        self.slots.playing(now)
-        if self._place is not None:
-            self._place.started()
 
     async def open(self, uid: int, request: UtteranceRequest, nursery: trio.Nursery) -> Utterance:
         state = self.state
@@ -113,7 +106,7 @@ class HostSpeaker:
         task_status: trio.TaskStatus[Utterance] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         place.taken = True
-        self._place = place
+        self.slots.place = place
         late_before = self.playout.late_s
         self.state.utterances += 1
         try:
@@ -146,7 +139,7 @@ async def open_host_speaker(
     try:
         async with open_engine(
             backend=backend,
-            sink=CallbackSink(shell.audio, on_playing=speaker.playing),
+            sink=CallbackSink(shell.audio, on_playing=speaker.slots.playing),
             options=options,
             on_event=shell.heard,
         ) as engine:

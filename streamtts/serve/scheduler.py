@@ -335,12 +335,15 @@ class DeadlineSlots:
     It is the limiter its worker threads hold (trio's ``to_thread`` calls
     ``acquire_on_behalf_of`` before a call and ``release_on_behalf_of``
     once its thread has finished, even when a barge-in abandoned it), with
-    the deadline of this session's :class:`PlayoutDeadline`.
+    the deadline of this session's :class:`PlayoutDeadline`. It also holds
+    the admission place of the utterance speaking now (set by the session),
+    so the one signal that it plays both hastens its calls and ends its start.
     """
 
     def __init__(self, scheduler: ModelScheduler, playout: PlayoutDeadline) -> None:
         self.scheduler = scheduler
         self.playout = playout
+        self.place: AdmittedPlace | None = None  # the utterance speaking now
         self._in_flight = 0
         self._idle = trio.Event()
         self._idle.set()
@@ -351,9 +354,12 @@ class DeadlineSlots:
     def playing(self, now: float) -> None:
         """The utterance's first audio went out at ``now`` (the sink's
         ``on_playing``): its waiting calls move to the deadline the
-        listener's clock sets."""
+        listener's clock sets, and it no longer counts as starting (see
+        :class:`Admission`)."""
         self.playout.playing(now)
         self.scheduler.hasten(self, self.playout.deadline(now))
+        if self.place is not None:
+            self.place.started()
 
     async def acquire_on_behalf_of(self, borrower: object) -> None:
         await self.scheduler.acquire(self.playout.deadline(trio.current_time()), owner=self)

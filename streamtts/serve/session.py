@@ -64,10 +64,9 @@ class ServerState:
     loudness_lufs: float | None = None  # a session's own, or this (see open_session)
     true_peak_dbtp: float = EngineOptions.true_peak_dbtp
     schedule: ChunkSchedule = field(default_factory=ChunkSchedule)
-    sessions: int = 0  # connections open now
     draining: bool = False
-    # What is owed to clients, for a drain (see delivering): each open
-    # session's shell, and HTTP responses not yet ended.
+    # Each open session's shell (what is owed to its client, for a drain:
+    # see delivering), and HTTP responses not yet ended.
     shells: set[ConversationShell] = field(default_factory=set)
     responses: int = 0
     # How long model calls take now, across sessions, with the wait for a
@@ -78,6 +77,11 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.pace = QueuedPace(self.scheduler, lambda: self.admission.starting)
+
+    @property
+    def sessions(self) -> int:
+        """Sessions (connections) open now."""
+        return len(self.shells)
 
     @property
     def delivering(self) -> bool:
@@ -96,23 +100,13 @@ class ServerState:
 class Session:
     """One client's engine; the conversation shell's speaker."""
 
-    engine: Engine  # set by open_session once the engine runs (its sink calls playing)
+    engine: Engine  # set by open_session once the engine runs
 
     def __init__(self, state: ServerState, slots: DeadlineSlots, door: str) -> None:
         self.state = state
         self.slots = slots
         self.playout = slots.playout
         self.door = door
-        self._place: AdmittedPlace | None = None  # the utterance speaking now
-
-    def playing(self, now: float) -> None:
-        """The sink's ``on_playing``: the utterance's first audio went out at
-        ``now``. Its waiting model calls move to its listener's deadline, and
-        it no longer counts as starting (see
-        :class:`~streamtts.serve.scheduler.Admission`)."""
-        self.slots.playing(now)
-        if self._place is not None:
-            self._place.started()
 
     async def open(self, uid: int, request: UtteranceRequest, nursery: trio.Nursery) -> Utterance:
         """Admit and start an utterance, or refuse it at once."""
@@ -145,7 +139,7 @@ class Session:
     ) -> None:
         """An utterance's whole life in the session: admitted until it ends."""
         place.taken = True
-        self._place = place
+        self.slots.place = place
         metrics = self.state.metrics
         metrics.active_sessions.inc()
         late_before = self.playout.late_s
@@ -197,17 +191,15 @@ async def open_session(
         loudness_lufs=state.loudness_lufs if loudness_lufs is None else loudness_lufs,
         true_peak_dbtp=state.true_peak_dbtp,
     )
-    state.sessions += 1
     state.shells.add(shell)
     try:
         async with open_engine(
             backend=backend,
-            sink=CallbackSink(shell.audio, on_playing=session.playing),
+            sink=CallbackSink(shell.audio, on_playing=session.slots.playing),
             options=options,
             on_event=shell.heard,
         ) as engine:
             session.engine = engine
             yield session
     finally:
-        state.sessions -= 1
         state.shells.discard(shell)
